@@ -1,0 +1,21 @@
+// Turning AVX2/FMA/F16C code generation on for one file without compiler flags, so the addon builds with
+// the toolchain's default target (no -march=native) and still contains fast paths that are chosen at run
+// time by CPU detection. On other architectures LLAVA_HAVE_AVX2 is 0 and such files compile to nothing.
+#pragma once
+
+#if (defined(__x86_64__) || defined(_M_X64)) && (defined(__GNUC__) || defined(__clang__))
+#define LLAVA_HAVE_AVX2 1
+#if defined(__clang__)
+#define LLAVA_AVX2_BEGIN \
+  _Pragma("clang attribute push(__attribute__((target(\"avx2,fma,f16c\"))), apply_to = function)")
+#define LLAVA_AVX2_END _Pragma("clang attribute pop")
+#else
+#define LLAVA_AVX2_BEGIN _Pragma("GCC push_options") _Pragma("GCC target(\"avx2,fma,f16c\")")
+#define LLAVA_AVX2_END _Pragma("GCC pop_options")
+#endif
+#include <immintrin.h>
+#else
+#define LLAVA_HAVE_AVX2 0
+#define LLAVA_AVX2_BEGIN
+#define LLAVA_AVX2_END
+#endif

@@ -1,0 +1,129 @@
+// Persistent worker threads that spin briefly on a generation counter after each job (kernels are often
+// called back to back; waking sleeping threads costs tens of microseconds) and then sleep on a condition
+// variable.
+#include "threadpool.h"
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+namespace llava {
+namespace {
+
+struct Pool {
+  std::vector<std::thread> workers;
+  std::mutex run_mutex;  // one parallel_run at a time
+  std::mutex m;
+  std::condition_variable cv;
+  std::atomic<uint64_t> generation{0};
+  std::atomic<int> remaining{0};
+  std::atomic<bool> stop{false};
+  JobFn fn = nullptr;
+  void* ctx = nullptr;
+  int active = 1;  // threads taking part in the current job (including the caller)
+  int size = 1;    // worker threads + 1
+
+  void worker_loop(int tid) {
+    uint64_t seen = 0;
+    for (;;) {
+      uint64_t g = generation.load(std::memory_order_acquire);
+      if (g == seen) {
+        // Spin for ~100 µs before sleeping.
+        auto until = std::chrono::steady_clock::now() + std::chrono::microseconds(100);
+        int spins = 0;
+        while ((g = generation.load(std::memory_order_acquire)) == seen && !stop.load()) {
+          if (++spins % 256 == 0 && std::chrono::steady_clock::now() > until) break;
+#if defined(__x86_64__) || defined(__i386__)
+          __builtin_ia32_pause();
+#endif
+        }
+        if (g == seen) {
+          std::unique_lock<std::mutex> lk(m);
+          cv.wait(lk, [&] { return generation.load() != seen || stop.load(); });
+          g = generation.load();
+        }
+      }
+      if (stop.load()) return;
+      seen = g;
+      if (tid < active) {
+        fn(ctx, tid, active);
+        remaining.fetch_sub(1, std::memory_order_acq_rel);
+      }
+    }
+  }
+
+  void resize(int n) {
+    shutdown();
+    stop = false;
+    size = n < 1 ? 1 : n;
+    for (int t = 1; t < size; t++) workers.emplace_back([this, t] { worker_loop(t); });
+  }
+
+  void shutdown() {
+    {
+      std::lock_guard<std::mutex> lk(m);
+      stop = true;
+    }
+    cv.notify_all();
+    for (auto& w : workers) w.join();
+    workers.clear();
+  }
+
+  ~Pool() { shutdown(); }
+};
+
+Pool& pool() {
+  static Pool p;
+  return p;
+}
+
+thread_local bool in_job = false;
+
+}  // namespace
+
+int pool_threads() { return pool().size; }
+
+void set_pool_threads(int n) {
+  Pool& p = pool();
+  std::lock_guard<std::mutex> run(p.run_mutex);
+  if (n != p.size || (n > 1 && p.workers.empty())) p.resize(n);
+}
+
+void parallel_run(JobFn fn, void* ctx, int nthreads) {
+  Pool& p = pool();
+  if (nthreads <= 0 || nthreads > p.size) nthreads = p.size;
+  if (nthreads <= 1 || in_job) {
+    for (int t = 0; t < nthreads; t++) fn(ctx, t, nthreads);
+    return;
+  }
+  std::lock_guard<std::mutex> run(p.run_mutex);
+  in_job = true;
+  p.fn = fn;
+  p.ctx = ctx;
+  p.active = nthreads;
+  p.remaining.store(nthreads - 1, std::memory_order_release);
+  {
+    std::lock_guard<std::mutex> lk(p.m);
+    p.generation.fetch_add(1, std::memory_order_acq_rel);
+  }
+  p.cv.notify_all();
+  try {
+    fn(ctx, 0, nthreads);
+  } catch (...) {
+    while (p.remaining.load(std::memory_order_acquire) > 0) {
+    }
+    in_job = false;
+    throw;
+  }
+  while (p.remaining.load(std::memory_order_acquire) > 0) {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#endif
+  }
+  in_job = false;
+}
+
+}  // namespace llava

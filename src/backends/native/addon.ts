@@ -1,0 +1,117 @@
+/**
+ * Loads the compiled addon (build/Release/llava_native.node) and wraps its calling convention: kernels are
+ * resolved by name to the best variant this CPU runs (or a forced ISA level for tests), then called with
+ * typed arrays (zero-copy) and a vector of numeric parameters.
+ *
+ * ISA level: LLAVA_NATIVE_ISA=avx2|scalar|naive (default: the best available); `setNativeIsa` switches
+ * at run time so one test process can check the scalar path and the naive twins too.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { TypedArray } from '../../engine/dtype.js';
+
+export interface NativeAddon {
+  kernels(): string[];
+  resolve(name: string, maxIsa: number): number;
+  call(id: number, arrays: TypedArray[], params: Float64Array, count: number): void;
+  setThreads(n: number): number;
+  threads(): number;
+  cpu(): { avx2: boolean; fma: boolean; f16c: boolean; arch: string };
+}
+
+export type IsaLevel = 'naive' | 'scalar' | 'avx2';
+const ISA_NUM: Record<IsaLevel, number> = { naive: 0, scalar: 1, avx2: 2 };
+
+function packageRoot(): string {
+  let dir = path.dirname(fileURLToPath(import.meta.url));
+  for (;;) {
+    const pj = path.join(dir, 'package.json');
+    if (existsSync(pj)) {
+      try {
+        if (JSON.parse(readFileSync(pj, 'utf8')).name === 'llava-ts') return dir;
+      } catch {}
+    }
+    const up = path.dirname(dir);
+    if (up === dir) throw new Error('cannot find the llava-ts package root');
+    dir = up;
+  }
+}
+
+let addon: NativeAddon | null = null;
+let loadError: Error | null = null;
+
+/** The addon, or null with `nativeLoadError()` telling why. Loaded once. */
+export function loadAddon(): NativeAddon | null {
+  if (addon || loadError) return addon;
+  if (process.env.LLAVA_BACKEND === 'ts' && process.env.CI !== 'true') {
+    loadError = new Error('LLAVA_BACKEND=ts');
+    return null;
+  }
+  try {
+    const file = path.join(packageRoot(), 'build', 'Release', 'llava_native.node');
+    if (!existsSync(file)) throw new Error(`${file} is missing (run: npm run build:native)`);
+    addon = createRequire(import.meta.url)(file) as NativeAddon;
+    const want = Number(process.env.LLAVA_THREADS ?? '') || os.availableParallelism();
+    addon.setThreads(Math.max(1, Math.floor(want)));
+  } catch (e) {
+    loadError = e as Error;
+    addon = null;
+  }
+  return addon;
+}
+
+export function nativeLoadError(): Error | null {
+  return loadError;
+}
+
+let isaLimit: number = ISA_NUM[(process.env.LLAVA_NATIVE_ISA as IsaLevel) ?? 'avx2'] ?? 2;
+let ids = new Map<string, number>();
+
+/** Force the ISA level of native kernels (tests run the table on 'scalar' and compare naive twins). */
+export function setNativeIsa(level: IsaLevel): void {
+  isaLimit = ISA_NUM[level];
+  ids = new Map();
+}
+export function nativeIsa(): IsaLevel {
+  return (Object.keys(ISA_NUM) as IsaLevel[]).find((k) => ISA_NUM[k] === isaLimit)!;
+}
+
+/** True when `name` has a variant at the current ISA level (or below). */
+export function hasKernel(name: string): boolean {
+  return kernelId(name) >= 0;
+}
+
+function kernelId(name: string): number {
+  let id = ids.get(name);
+  if (id === undefined) {
+    const a = loadAddon();
+    id = a ? a.resolve(name, isaLimit) : -1;
+    ids.set(name, id);
+  }
+  return id;
+}
+
+const params = new Float64Array(1024);
+
+/** Run native kernel `name` on `arrays` with numeric `prm` (order documented by each kernel). */
+export function runKernel(name: string, arrays: TypedArray[], prm: ArrayLike<number>): void {
+  const id = kernelId(name);
+  if (id < 0) throw new Error(`native kernel '${name}' is not built for ISA level ${nativeIsa()}`);
+  if (prm.length > params.length) throw new Error(`native kernel '${name}': ${prm.length} parameters is too many`);
+  for (let i = 0; i < prm.length; i++) params[i] = prm[i]!;
+  addon!.call(id, arrays, params, prm.length);
+}
+
+/** Run a specific ISA variant (naive twins in tests), restoring the level afterwards. */
+export function runKernelAt(level: IsaLevel, name: string, arrays: TypedArray[], prm: ArrayLike<number>): void {
+  const prev = nativeIsa();
+  setNativeIsa(level);
+  try {
+    runKernel(name, arrays, prm);
+  } finally {
+    setNativeIsa(prev);
+  }
+}

@@ -1,0 +1,35 @@
+/**
+ * The `native` backend: C++ kernels through N-API (native/src), AVX2/FMA/F16C where the CPU has them,
+ * a scalar path elsewhere, a thread pool sized by LLAVA_THREADS. Kernels it lacks fall back to `ts`.
+ */
+import { registerBackend, type Backend } from '../../engine/backend.js';
+import type { Kernels } from '../../engine/kernels.js';
+import { loadAddon, nativeIsa } from './addon.js';
+import { elementwiseKernels } from './elementwise.js';
+import { linalgKernels } from './linalg.js';
+import { nnKernels } from './nn.js';
+import { quantKernels } from './quant.js';
+
+export const nativeKernels: Partial<Kernels> = {
+  ...elementwiseKernels,
+  ...linalgKernels,
+  ...nnKernels,
+  ...quantKernels,
+};
+
+/** The native backend if the addon loaded (registered as 'native'), else null. */
+export function nativeBackend(): Backend | null {
+  const a = loadAddon();
+  if (!a) return null;
+  const b: Backend = {
+    name: 'native',
+    kernels: nativeKernels,
+    describe() {
+      const cpu = a.cpu();
+      const isa = nativeIsa() === 'avx2' && !(cpu.avx2 && cpu.fma && cpu.f16c) ? 'scalar' : nativeIsa();
+      return `native (${isa}, ${a.threads()} thread${a.threads() === 1 ? '' : 's'})`;
+    },
+  };
+  registerBackend(b);
+  return b;
+}

@@ -1,0 +1,14 @@
+/**
+ * Every engine op, in one import. Loading this module also hands autograd the helpers it needs.
+ */
+import { setGradHelpers } from '../autograd.js';
+import { add } from './elementwise.js';
+import { onesLike } from './factory.js';
+import { clone } from './view.js';
+
+export * from './factory.js';
+export * from './view.js';
+export * from './elementwise.js';
+export * from './reduce.js';
+
+setGradHelpers({ add: (a, b) => add(a, b), clone: (a) => clone(a), onesLike: (a) => onesLike(a) });
