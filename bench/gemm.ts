@@ -1,6 +1,252 @@
 /**
- * `npm run bench -- gemm` (being written).
+ * `npm run bench -- gemm [--quick]`: the native fp32 GEMM against the machine's FMA peak and against
+ * PyTorch in the same run.
+ *
+ * Measures: the fp32 FMA peak and streaming read bandwidth (1 and 2 threads); our GEMM on 1 and 2 threads
+ * at 1024³, 2048³, 4096³ (`matmul`, b [K, N]) and at the LLaVA-7B projection shapes m×n×k = 576×4096×4096,
+ * 576×11008×4096, 576×4096×11008 (`linear`, weight [n, k], in f32 and f16); PyTorch (2 threads) on the
+ * same shapes through a python3 subprocess kept open for the whole run, so that each torch row is measured
+ * right after ours. Prints a table and, as the last line, one JSON object.
+ *
+ * The kernels are called through the native backend's matmul/linear wrappers with preallocated outputs:
+ * this measures the GEMM, not the allocation of a fresh 64 MB output (page faults) that an op call adds.
+ * Torch has no fast CPU f16 GEMM, so f16 rows are compared with torch's f32 time for the same shape.
+ *
+ * Not here: small-M (decode) shapes (bench decode), per-call overhead (bench overhead).
  */
-export async function run(_args: string[]): Promise<void> {
-  process.stdout.write(JSON.stringify({ bench: 'gemm', pending: true }) + '\n');
+import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import os from 'node:os';
+import { linalgKernels } from '../src/backends/native/linalg.js';
+import { Tensor, randn, to, type DType } from '../src/index.js';
+import { median, nowMs, printTable, probeBandwidth, probeFmaPeak, setThreads } from './util.js';
+
+interface Shape {
+  op: 'matmul' | 'linear';
+  m: number;
+  n: number;
+  k: number;
+  dtype: DType;
+}
+
+interface Row extends Shape {
+  threads: number;
+  ms: number;
+  gflops: number;
+  pct_of_peak: number;
+  torch_gflops: number | null;
+  torch_blas: string | null;
+}
+
+const SQUARE = [1024, 2048, 4096];
+const LLAVA: [number, number, number][] = [[576, 4096, 4096], [576, 11008, 4096], [576, 4096, 11008]];
+
+function shapes(quick: boolean): Shape[] {
+  const sq = (quick ? SQUARE.slice(0, 2) : SQUARE).map((s): Shape => ({ op: 'matmul', m: s, n: s, k: s, dtype: 'f32' }));
+  const ll = (quick ? LLAVA.slice(0, 1) : LLAVA).flatMap(([m, n, k]): Shape[] => [
+    { op: 'linear', m, n, k, dtype: 'f32' },
+    { op: 'linear', m, n, k, dtype: 'f16' },
+  ]);
+  return [...sq, ...ll];
+}
+
+/** Repetitions: at least 3, fewer seconds for the big ones. */
+function repsFor(flops: number, threads: number): number {
+  return flops / threads > 60e9 ? 3 : 5;
+}
+
+// ---- PyTorch peer ----
+
+const TORCH_SERVER = String.raw`
+import ctypes, json, os, re, sys, time
+import torch
+torch.set_num_threads(int(os.environ.get('BENCH_THREADS', '2')))
+def blas():
+    libs = []
+    for line in open('/proc/self/maps'):
+        p = line.split()[-1] if len(line.split()) >= 6 else ''
+        if re.search(r'(blas|mkl|blis)', os.path.basename(p), re.I) and p not in libs:
+            libs.append(p)
+    desc = ', '.join(libs) or 'none mapped (' + torch.__config__.show().split('BLAS_INFO=')[-1].split(',')[0] + ')'
+    for p in libs:
+        try:
+            f = ctypes.CDLL(p).openblas_get_config
+            f.restype = ctypes.c_char_p
+            return 'OpenBLAS ' + f().decode() + ' [' + desc + ']'
+        except Exception:
+            pass
+    return desc
+x = torch.randn(64, 64); x @ x
+print(json.dumps({'ready': True, 'torch': torch.__version__, 'blas': blas(), 'threads': torch.get_num_threads()}), flush=True)
+for line in sys.stdin:
+    q = json.loads(line)
+    m, n, k, reps = q['m'], q['n'], q['k'], q['reps']
+    a = torch.randn(m, k)
+    if q['op'] == 'linear':
+        w = torch.randn(n, k)
+        f = lambda: torch.nn.functional.linear(a, w)
+    else:
+        b = torch.randn(k, n)
+        f = lambda: torch.mm(a, b)
+    with torch.no_grad():
+        f()
+        ts = []
+        for _ in range(reps):
+            t0 = time.perf_counter(); f(); ts.append(time.perf_counter() - t0)
+    ts.sort()
+    print(json.dumps({'ms': ts[len(ts) // 2] * 1e3}), flush=True)
+`;
+
+interface Torch {
+  blas: string;
+  version: string;
+  measure(s: Shape, reps: number): Promise<number>;
+  close(): void;
+}
+
+/** The python with torch: the system one first (a python3 on PATH may be another without torch). */
+function findPython(): string | null {
+  for (const py of ['/usr/bin/python3', 'python3']) {
+    const r = spawnSync(py, ['-c', 'import torch'], { stdio: 'ignore', timeout: 60_000 });
+    if (r.status === 0) return py;
+  }
+  return null;
+}
+
+async function startTorch(threads: number): Promise<Torch | string> {
+  const py = findPython();
+  if (!py) return 'python3 with torch not found (apt-get install python3-torch libopenblas0-pthread)';
+  const env = { ...process.env, BENCH_THREADS: String(threads), OMP_NUM_THREADS: String(threads), OPENBLAS_NUM_THREADS: String(threads) };
+  const child: ChildProcessWithoutNullStreams = spawn(py, ['-c', TORCH_SERVER], { env });
+  let buf = '';
+  let stderr = '';
+  let exited: string | null = null;
+  const waiting: { resolve: (line: string) => void; reject: (e: Error) => void }[] = [];
+  child.stderr.on('data', (d) => (stderr += d));
+  child.stdout.on('data', (d) => {
+    buf += d;
+    for (let i = buf.indexOf('\n'); i >= 0; i = buf.indexOf('\n')) {
+      const line = buf.slice(0, i);
+      buf = buf.slice(i + 1);
+      waiting.shift()?.resolve(line);
+    }
+  });
+  child.on('exit', (code) => {
+    exited = `torch exited (${code}): ${stderr.trim().split('\n').pop() ?? ''}`;
+    for (const w of waiting.splice(0)) w.reject(new Error(exited));
+  });
+  const next = () =>
+    new Promise<string>((resolve, reject) => {
+      if (exited) reject(new Error(exited));
+      else waiting.push({ resolve, reject });
+    });
+  try {
+    const hello = JSON.parse(await next()) as { blas: string; torch: string };
+    return {
+      blas: hello.blas,
+      version: hello.torch,
+      async measure(s, reps) {
+        child.stdin.write(JSON.stringify({ op: s.op, m: s.m, n: s.n, k: s.k, reps }) + '\n');
+        return (JSON.parse(await next()) as { ms: number }).ms;
+      },
+      close: () => child.stdin.end(),
+    };
+  } catch (e) {
+    child.kill();
+    return (e as Error).message;
+  }
+}
+
+// ---- ours ----
+
+interface Operands {
+  out: Tensor;
+  a: Tensor;
+  b: Tensor;
+}
+
+function operands(s: Shape): Operands {
+  const a = randn([s.m, s.k], { seed: 1 });
+  const b32 = randn(s.op === 'linear' ? [s.n, s.k] : [s.k, s.n], { seed: 2 });
+  const b = s.dtype === 'f32' ? b32 : to(b32, s.dtype);
+  return { out: Tensor.empty([s.m, s.n]), a, b };
+}
+
+function oursMs(s: Shape, o: Operands, reps: number): number {
+  const call = () => {
+    const r = s.op === 'linear' ? linalgKernels.linear!(o.out, o.a, o.b, null) : linalgKernels.matmul!(o.out, o.a, o.b);
+    if (r !== undefined) throw new Error(`native ${s.op} declined: ${String(r)}`);
+  };
+  call();
+  const ts: number[] = [];
+  for (let i = 0; i < reps; i++) {
+    const t0 = nowMs();
+    call();
+    ts.push(nowMs() - t0);
+  }
+  return median(ts);
+}
+
+export async function run(args: string[]): Promise<void> {
+  const quick = args.includes('--quick');
+  const load0 = os.loadavg()[0]!;
+  process.stdout.write(`gemm bench: ${os.cpus()[0]?.model ?? 'cpu'}, ${os.availableParallelism()} cores, load average ${os.loadavg().map((x) => x.toFixed(2)).join(' ')}\n`);
+  const peak = { 1: probeFmaPeak(1), 2: probeFmaPeak(2) } as Record<number, number>;
+  const bw = { 1: probeBandwidth(1), 2: probeBandwidth(2) } as Record<number, number>;
+  process.stdout.write(`fp32 FMA peak: ${peak[1]!.toFixed(1)} GFLOP/s (1 thread), ${peak[2]!.toFixed(1)} (2 threads); ` +
+    `streaming read: ${bw[1]!.toFixed(1)} GB/s (1 thread), ${bw[2]!.toFixed(1)} (2 threads)\n`);
+  const torch = await startTorch(2);
+  const torchBlas = typeof torch === 'string' ? null : `torch ${torch.version}, ${torch.blas}`;
+  process.stdout.write(typeof torch === 'string' ? `PyTorch: unavailable (${torch})\n` : `PyTorch: ${torchBlas}\n`);
+
+  const rows: Row[] = [];
+  const torchF32 = new Map<string, number>();
+  const prevThreads = setThreads(2);
+  try {
+    for (const s of shapes(quick)) {
+      const o = operands(s);
+      const flops = 2 * s.m * s.n * s.k;
+      for (const threads of [1, 2]) {
+        setThreads(threads);
+        const ms = oursMs(s, o, repsFor(flops, threads));
+        const gflops = flops / (ms * 1e6);
+        let tg: number | null = null;
+        if (threads === 2 && typeof torch !== 'string') {
+          const key = `${s.op} ${s.m} ${s.n} ${s.k}`;
+          if (!torchF32.has(key)) torchF32.set(key, flops / ((await torch.measure(s, repsFor(flops, 2))) * 1e6));
+          tg = torchF32.get(key)!;
+        }
+        rows.push({ ...s, threads, ms, gflops, pct_of_peak: (100 * gflops) / peak[threads]!, torch_gflops: tg, torch_blas: tg === null ? null : torchBlas });
+      }
+    }
+  } finally {
+    setThreads(prevThreads);
+    if (typeof torch !== 'string') torch.close();
+  }
+
+  printTable(
+    ['op', 'w', 'm', 'n', 'k', 'thr', 'ms', 'GFLOP/s', '% peak', 'torch', 'ratio'],
+    rows.map((r) => [
+      r.op, r.dtype, String(r.m), String(r.n), String(r.k), String(r.threads), r.ms, r.gflops, r.pct_of_peak,
+      r.torch_gflops ?? '-', r.torch_gflops ? r.gflops / r.torch_gflops : '-',
+    ]),
+  );
+  const load1 = os.loadavg()[0]!;
+  process.stdout.write(`torch column: PyTorch ${typeof torch === 'string' ? 'unavailable' : 'f32 (f16 rows too: no fast CPU f16 GEMM)'}, 2 threads; ` +
+    `load average ${load0.toFixed(2)} before, ${load1.toFixed(2)} after${Math.max(load0, load1) > 1.5 ? ' (machine was busy: numbers are low)' : ''}\n`);
+  process.stdout.write(JSON.stringify({
+    bench: 'gemm',
+    peak_gflops: round(peak[2]!), peak_gflops_1t: round(peak[1]!),
+    bandwidth_gbs: round(bw[2]!), bandwidth_gbs_1t: round(bw[1]!),
+    torch: typeof torch === 'string' ? null : torchBlas,
+    load: [round(load0), round(load1)],
+    rows: rows.map((r) => ({
+      op: r.op, dtype: r.dtype, m: r.m, n: r.n, k: r.k, threads: r.threads, gflops: round(r.gflops),
+      pct_of_peak: round(r.pct_of_peak), torch_gflops: r.torch_gflops === null ? null : round(r.torch_gflops),
+      torch_blas: r.torch_blas,
+    })),
+  }) + '\n');
+}
+
+function round(x: number): number {
+  return Math.round(x * 10) / 10;
 }
