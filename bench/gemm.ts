@@ -15,6 +15,7 @@
  * Not here: small-M (decode) shapes (bench decode), per-call overhead (bench overhead).
  */
 import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import { linalgKernels } from '../src/backends/native/linalg.js';
 import { Tensor, randn, to, type DType } from '../src/index.js';
@@ -66,17 +67,19 @@ def blas():
         p = line.split()[-1] if len(line.split()) >= 6 else ''
         if re.search(r'(blas|mkl|blis)', os.path.basename(p), re.I) and p not in libs:
             libs.append(p)
-    desc = ', '.join(libs) or 'none mapped (' + torch.__config__.show().split('BLAS_INFO=')[-1].split(',')[0] + ')'
+    name = 'BLAS_INFO=' + torch.__config__.show().split('BLAS_INFO=')[-1].split(',')[0]
     for p in libs:
         try:
             f = ctypes.CDLL(p).openblas_get_config
             f.restype = ctypes.c_char_p
-            return 'OpenBLAS ' + f().decode() + ' [' + desc + ']'
+            name = 'OpenBLAS ' + f().decode().replace('OpenBLAS ', '')
+            break
         except Exception:
             pass
-    return desc
+    return name, libs
 x = torch.randn(64, 64); x @ x
-print(json.dumps({'ready': True, 'torch': torch.__version__, 'blas': blas(), 'threads': torch.get_num_threads()}), flush=True)
+name, libs = blas()
+print(json.dumps({'ready': True, 'torch': torch.__version__, 'blas': name, 'libs': libs, 'threads': torch.get_num_threads()}), flush=True)
 for line in sys.stdin:
     q = json.loads(line)
     m, n, k, reps = q['m'], q['n'], q['k'], q['reps']
@@ -97,8 +100,12 @@ for line in sys.stdin:
 `;
 
 interface Torch {
+  /** BLAS torch calls into (OpenBLAS's own config string when it is OpenBLAS). */
   blas: string;
+  /** Shared libraries of BLAS kind mapped into the python process. */
+  libs: string[];
   version: string;
+  pid: number | undefined;
   measure(s: Shape, reps: number): Promise<number>;
   close(): void;
 }
@@ -140,10 +147,12 @@ async function startTorch(threads: number): Promise<Torch | string> {
       else waiting.push({ resolve, reject });
     });
   try {
-    const hello = JSON.parse(await next()) as { blas: string; torch: string };
+    const hello = JSON.parse(await next()) as { blas: string; libs: string[]; torch: string };
     return {
       blas: hello.blas,
+      libs: hello.libs,
       version: hello.torch,
+      pid: child.pid,
       async measure(s, reps) {
         child.stdin.write(JSON.stringify({ op: s.op, m: s.m, n: s.n, k: s.k, reps }) + '\n');
         return (JSON.parse(await next()) as { ms: number }).ms;
@@ -153,6 +162,50 @@ async function startTorch(threads: number): Promise<Torch | string> {
   } catch (e) {
     child.kill();
     return (e as Error).message;
+  }
+}
+
+// ---- how busy the machine was with other work ----
+
+/** Busy CPU seconds of the whole machine so far (/proc/stat), or null off Linux. */
+function machineBusySeconds(): number | null {
+  try {
+    const f = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
+    // user nice system idle iowait irq softirq steal
+    const busy = f[0]! + f[1]! + f[2]! + f[5]! + f[6]! + (f[7] ?? 0);
+    return busy / 100; // USER_HZ
+  } catch {
+    return null;
+  }
+}
+
+/** CPU seconds used by a process (/proc/<pid>/stat), 0 when unknown. */
+function processSeconds(pid: number | undefined): number {
+  if (pid === undefined) return 0;
+  try {
+    const st = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = st.slice(st.lastIndexOf(')') + 2).split(' ');
+    return (Number(f[11]) + Number(f[12])) / 100;
+  } catch {
+    return 0;
+  }
+}
+
+/** Cores' worth of other processes' work between two readings (machine busy time minus ours). */
+class LoadMeter {
+  private busy0 = machineBusySeconds();
+  private self0 = process.cpuUsage();
+  private t0 = nowMs();
+  private child0: number;
+  constructor(private childPid?: number) {
+    this.child0 = processSeconds(childPid);
+  }
+  otherCores(): number | null {
+    const busy = machineBusySeconds();
+    if (busy === null || this.busy0 === null) return null;
+    const self = process.cpuUsage(this.self0);
+    const ours = (self.user + self.system) / 1e6 + processSeconds(this.childPid) - this.child0;
+    return Math.max(0, (busy - this.busy0 - ours) / ((nowMs() - this.t0) / 1000));
   }
 }
 
@@ -186,19 +239,23 @@ function oursMs(s: Shape, o: Operands, reps: number): number {
   return median(ts);
 }
 
+function probes(): { peak: Record<number, number>; bw: Record<number, number> } {
+  return { peak: { 1: probeFmaPeak(1), 2: probeFmaPeak(2) }, bw: { 1: probeBandwidth(1), 2: probeBandwidth(2) } };
+}
+
 export async function run(args: string[]): Promise<void> {
   const quick = args.includes('--quick');
-  const load0 = os.loadavg()[0]!;
-  process.stdout.write(`gemm bench: ${os.cpus()[0]?.model ?? 'cpu'}, ${os.availableParallelism()} cores, load average ${os.loadavg().map((x) => x.toFixed(2)).join(' ')}\n`);
-  const peak = { 1: probeFmaPeak(1), 2: probeFmaPeak(2) } as Record<number, number>;
-  const bw = { 1: probeBandwidth(1), 2: probeBandwidth(2) } as Record<number, number>;
-  process.stdout.write(`fp32 FMA peak: ${peak[1]!.toFixed(1)} GFLOP/s (1 thread), ${peak[2]!.toFixed(1)} (2 threads); ` +
-    `streaming read: ${bw[1]!.toFixed(1)} GB/s (1 thread), ${bw[2]!.toFixed(1)} (2 threads)\n`);
+  process.stdout.write(`gemm bench: ${os.cpus()[0]?.model ?? 'cpu'}, ${os.availableParallelism()} cores, load average ` +
+    `${os.loadavg().map((x) => x.toFixed(2)).join(' ')}\n`);
+  const runMeter = new LoadMeter();
+  const first = probes();
   const torch = await startTorch(2);
-  const torchBlas = typeof torch === 'string' ? null : `torch ${torch.version}, ${torch.blas}`;
-  process.stdout.write(typeof torch === 'string' ? `PyTorch: unavailable (${torch})\n` : `PyTorch: ${torchBlas}\n`);
+  const torchBlas = typeof torch === 'string' ? null : torch.blas;
+  process.stdout.write(typeof torch === 'string' ? `PyTorch: unavailable (${torch})\n`
+    : `PyTorch ${torch.version}, 2 threads, BLAS: ${torch.blas} (mapped: ${torch.libs.join(', ') || 'none'})\n`);
 
-  const rows: Row[] = [];
+  interface Measured extends Omit<Row, 'pct_of_peak'> { other: number | null }
+  const measured: Measured[] = [];
   const torchF32 = new Map<string, number>();
   const prevThreads = setThreads(2);
   try {
@@ -206,39 +263,48 @@ export async function run(args: string[]): Promise<void> {
       const o = operands(s);
       const flops = 2 * s.m * s.n * s.k;
       for (const threads of [1, 2]) {
+        const meter = new LoadMeter(typeof torch === 'string' ? undefined : torch.pid);
         setThreads(threads);
         const ms = oursMs(s, o, repsFor(flops, threads));
-        const gflops = flops / (ms * 1e6);
         let tg: number | null = null;
         if (threads === 2 && typeof torch !== 'string') {
           const key = `${s.op} ${s.m} ${s.n} ${s.k}`;
           if (!torchF32.has(key)) torchF32.set(key, flops / ((await torch.measure(s, repsFor(flops, 2))) * 1e6));
           tg = torchF32.get(key)!;
         }
-        rows.push({ ...s, threads, ms, gflops, pct_of_peak: (100 * gflops) / peak[threads]!, torch_gflops: tg, torch_blas: tg === null ? null : torchBlas });
+        measured.push({ ...s, threads, ms, gflops: flops / (ms * 1e6), torch_gflops: tg, torch_blas: tg === null ? null : torchBlas, other: meter.otherCores() });
       }
     }
   } finally {
     setThreads(prevThreads);
     if (typeof torch !== 'string') torch.close();
   }
+  // Probed again at the end; the higher reading is the peak (a busy moment only lowers it).
+  const last = probes();
+  const peak = { 1: Math.max(first.peak[1]!, last.peak[1]!), 2: Math.max(first.peak[2]!, last.peak[2]!) } as Record<number, number>;
+  const bw = { 1: Math.max(first.bw[1]!, last.bw[1]!), 2: Math.max(first.bw[2]!, last.bw[2]!) } as Record<number, number>;
+  const other = runMeter.otherCores();
+  const rows: Row[] = measured.map((r) => ({ ...r, pct_of_peak: (100 * r.gflops) / peak[r.threads]! }));
 
+  process.stdout.write(`fp32 FMA peak: ${peak[1]!.toFixed(1)} GFLOP/s (1 thread), ${peak[2]!.toFixed(1)} (2 threads) ` +
+    `[start ${first.peak[1]!.toFixed(1)}/${first.peak[2]!.toFixed(1)}, end ${last.peak[1]!.toFixed(1)}/${last.peak[2]!.toFixed(1)}]; ` +
+    `streaming read: ${bw[1]!.toFixed(1)} GB/s (1 thread), ${bw[2]!.toFixed(1)} (2 threads)\n`);
   printTable(
-    ['op', 'w', 'm', 'n', 'k', 'thr', 'ms', 'GFLOP/s', '% peak', 'torch', 'ratio'],
-    rows.map((r) => [
-      r.op, r.dtype, String(r.m), String(r.n), String(r.k), String(r.threads), r.ms, r.gflops, r.pct_of_peak,
-      r.torch_gflops ?? '-', r.torch_gflops ? r.gflops / r.torch_gflops : '-',
+    ['op', 'w', 'm', 'n', 'k', 'thr', 'ms', 'GFLOP/s', '% peak', 'torch', 'ratio', 'other load'],
+    measured.map((r, i) => [
+      r.op, r.dtype, String(r.m), String(r.n), String(r.k), String(r.threads), r.ms, r.gflops, rows[i]!.pct_of_peak,
+      r.torch_gflops ?? '-', r.torch_gflops ? r.gflops / r.torch_gflops : '-', r.other === null ? '?' : r.other,
     ]),
   );
-  const load1 = os.loadavg()[0]!;
-  process.stdout.write(`torch column: PyTorch ${typeof torch === 'string' ? 'unavailable' : 'f32 (f16 rows too: no fast CPU f16 GEMM)'}, 2 threads; ` +
-    `load average ${load0.toFixed(2)} before, ${load1.toFixed(2)} after${Math.max(load0, load1) > 1.5 ? ' (machine was busy: numbers are low)' : ''}\n`);
+  process.stdout.write(`torch: PyTorch f32, 2 threads (f16 rows are compared with it too: torch has no fast CPU f16 GEMM). ` +
+    `other load: cores' worth of other processes' work while the row ran` +
+    `${other !== null && other > 0.2 ? ` (${other.toFixed(2)} on average: the machine was busy, numbers are low)` : ''}\n`);
   process.stdout.write(JSON.stringify({
     bench: 'gemm',
     peak_gflops: round(peak[2]!), peak_gflops_1t: round(peak[1]!),
     bandwidth_gbs: round(bw[2]!), bandwidth_gbs_1t: round(bw[1]!),
-    torch: typeof torch === 'string' ? null : torchBlas,
-    load: [round(load0), round(load1)],
+    torch: typeof torch === 'string' ? null : { version: torch.version, blas: torch.blas, libs: torch.libs },
+    other_load: other === null ? null : round(other),
     rows: rows.map((r) => ({
       op: r.op, dtype: r.dtype, m: r.m, n: r.n, k: r.k, threads: r.threads, gflops: round(r.gflops),
       pct_of_peak: round(r.pct_of_peak), torch_gflops: r.torch_gflops === null ? null : round(r.torch_gflops),

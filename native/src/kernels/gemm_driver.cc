@@ -14,7 +14,8 @@
 //    matrix is read from memory once in all, and packed A is reused by every chunk from L3.
 //  - Tasks (pack A pieces, then column chunks) are taken in one fixed order and a task only ever waits
 //    for tasks taken before it, so nothing deadlocks, even when the pool runs the job inline.
-//  - Many matrices (batched, ≥ 2 per thread): whole matrices from a shared counter, one thread each.
+//  - Many matrices (batched, ≥ 2 per thread, small or ≥ 8 per thread): whole matrices from a shared
+//    counter, one thread each; otherwise one matrix after the other, each on all threads.
 //  - Few columns (N < 2·threads·kMinChunk): rows split in equal halves (both threads pack the small B).
 //  - Below kParallelMinFlops: one thread (waking the other costs more).
 //
@@ -35,6 +36,8 @@ namespace {
 
 // Below this many flops one thread is faster than waking the other (tens of microseconds when asleep).
 constexpr double kParallelMinFlops = 4e6;
+// Matrices of a batch below this many flops are computed whole by one thread each.
+constexpr double kBatchWholeFlops = 64e6;
 // Packed A shared by the threads: all of A when it fits (LLaVA's 576×11008 is 25 MB), else row blocks
 // (double-buffered, so this is split between two blocks). Tests shrink it (gemm_config) to reach the
 // row-block path with small matrices.
@@ -311,7 +314,9 @@ void run(const Call& x, const MicroOps& ops, const Args& a) {
   const double flops = 2.0 * static_cast<double>(x.M) * static_cast<double>(x.N) * static_cast<double>(max64(x.K, 1));
   if (flops * static_cast<double>(x.batches) < kParallelMinFlops || x.K == 0) nt = 1;
   const size_t esz = b_elem_size(x);
-  if (nt > 1 && x.batches >= 2 * nt) {
+  // Whole matrices per thread when they are many or small; big ones in small numbers (5 on 2 threads
+  // would split 3:2) are better shared.
+  if (nt > 1 && x.batches >= 2 * nt && (flops < kBatchWholeFlops || x.batches >= 8 * nt)) {
     Split s{&x, &ops, nullptr, nullptr, nullptr};
     parallel_run(batch_job, &s, nt);
     if (s.failed.load()) a.fail("out of memory for packing buffers");
