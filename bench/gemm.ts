@@ -12,6 +12,11 @@
  * this measures the GEMM, not the allocation of a fresh 64 MB output (page faults) that an op call adds.
  * Torch has no fast CPU f16 GEMM, so f16 rows are compared with torch's f32 time for the same shape.
  *
+ * Torch: the system python (/usr/bin/python3, then python3 on PATH) with Debian's python3-torch. Its BLAS
+ * is whatever libblas.so.3 resolves to: install libopenblas0-pthread (update-alternatives then selects
+ * OpenBLAS) or torch runs the reference BLAS at a few GFLOP/s; the bench prints the BLAS actually mapped
+ * into the python process. Without torch the bench still runs and says so.
+ *
  * Not here: small-M (decode) shapes (bench decode), per-call overhead (bench overhead).
  */
 import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:child_process';
@@ -252,7 +257,8 @@ export async function run(args: string[]): Promise<void> {
   const torch = await startTorch(2);
   const torchBlas = typeof torch === 'string' ? null : torch.blas;
   process.stdout.write(typeof torch === 'string' ? `PyTorch: unavailable (${torch})\n`
-    : `PyTorch ${torch.version}, 2 threads, BLAS: ${torch.blas} (mapped: ${torch.libs.join(', ') || 'none'})\n`);
+    : `PyTorch ${torch.version}, 2 threads, BLAS: ${torch.blas} (mapped: ${torch.libs.join(', ') || 'none'})` +
+      `${/openblas|mkl|blis/i.test(torch.blas) ? '' : ' — a reference BLAS: install libopenblas0-pthread or select it with update-alternatives --config libblas.so.3-x86_64-linux-gnu'}\n`);
 
   interface Measured extends Omit<Row, 'pct_of_peak'> { other: number | null }
   const measured: Measured[] = [];

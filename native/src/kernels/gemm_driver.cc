@@ -43,8 +43,11 @@ constexpr double kBatchWholeFlops = 64e6;
 // row-block path with small matrices.
 constexpr int64_t kSharedABudget = int64_t(32) << 20;
 std::atomic<int64_t> shared_a_budget{kSharedABudget};
-// Column chunks: narrower ones re-read packed A too often, wider ones balance poorly at the end.
+// Column chunks: wide ones first (packed A is re-read once per chunk), narrow ones last so that the
+// threads finish within ~kTailFlops of each other: the last chunks are as narrow as that allows
+// (between NR and kMinChunk columns), never wider than kMaxChunk.
 constexpr int64_t kMinChunk = 64, kMaxChunk = 1024;
+constexpr double kTailFlops = 3e7;
 
 inline int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 inline int64_t round_up(int64_t a, int64_t b) { return ceil_div(a, b) * b; }
@@ -252,10 +255,12 @@ void gemm_shared(const Call& x, const MicroOps& ops, const Args& a, int nt, floa
   if (!buf) a.fail("out of memory for the shared packed A (" + std::to_string(per_buf * 4) + " bytes)");
   s.abuf[0] = buf;
   s.abuf[1] = s.nblocks > 1 ? buf + per_buf : buf;
-  // Guided chunks: each takes a 1/(2·threads) share of what is left, within [kMinChunk, kMaxChunk].
+  // Guided chunks: each takes a 1/(2·threads) share of what is left, within [narrowest, kMaxChunk].
+  const double col_flops = 2.0 * static_cast<double>(x.M) * static_cast<double>(x.K);
+  const int64_t narrowest = min64(kMinChunk, max64(ops.nr, static_cast<int64_t>(kTailFlops / col_flops)));
   for (int64_t n0 = 0; n0 < x.N;) {
     s.chunk.push_back(n0);
-    const int64_t want = round_up(min64(max64(ceil_div(x.N - n0, 2 * nt), kMinChunk), kMaxChunk), ops.nr);
+    const int64_t want = round_up(min64(max64(ceil_div(x.N - n0, 2 * nt), narrowest), kMaxChunk), ops.nr);
     n0 += min64(want, x.N - n0);
   }
   s.chunk.push_back(x.N);
