@@ -15,8 +15,6 @@ namespace gemm {
 
 namespace {
 
-inline int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
-
 std::string dims(int nd, const int64_t* shape, const int64_t* strides) {
   std::string s = "[";
   for (int d = 0; d < nd; d++) s += (d ? "," : "") + std::to_string(shape[d]);

@@ -25,6 +25,13 @@ namespace gemm {
 
 enum BType : int { B_F32 = 0, B_F16 = 1, B_BF16 = 2 };
 
+// Index arithmetic shared by the driver and the portable packers (plain integer code, safe to include
+// from the AVX2 file: defined before any target pragma).
+inline int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
+inline int64_t round_up(int64_t a, int64_t b) { return ceil_div(a, b) * b; }
+inline int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
+inline int64_t max64(int64_t a, int64_t b) { return a > b ? a : b; }
+
 constexpr int kMaxBatchDims = 8;
 
 struct Call {
@@ -43,12 +50,6 @@ struct Call {
 
   // Element offsets of batch b (row-major over the batch dims).
   void batch_offsets(int64_t b, int64_t* oc, int64_t* oa, int64_t* ob) const;
-  // Pointer to B element (k, n) as bytes, for either element size.
-  const void* b_at(int64_t k, int64_t n) const {
-    const int64_t e = k * rsB + n * csB;
-    return btype == B_F32 ? static_cast<const void*>(static_cast<const float*>(B) + e)
-                          : static_cast<const void*>(static_cast<const uint16_t*>(B) + e);
-  }
 };
 
 // Reads and validates the parameters (throws through Args::fail on any bad range).

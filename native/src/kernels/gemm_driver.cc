@@ -49,10 +49,6 @@ std::atomic<int64_t> shared_a_budget{kSharedABudget};
 constexpr int64_t kMinChunk = 64, kMaxChunk = 1024;
 constexpr double kTailFlops = 3e7;
 
-inline int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
-inline int64_t round_up(int64_t a, int64_t b) { return ceil_div(a, b) * b; }
-inline int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
-inline int64_t max64(int64_t a, int64_t b) { return a > b ? a : b; }
 
 // Grown on demand, never shrunk, freed when the thread exits: after the first call of a given size the
 // hot path allocates nothing. 64-byte aligned so packed panels load with aligned vector loads.
