@@ -260,7 +260,10 @@ export async function run(args: string[]): Promise<void> {
     : `PyTorch ${torch.version}, 2 threads, BLAS: ${torch.blas} (mapped: ${torch.libs.join(', ') || 'none'})` +
       `${/openblas|mkl|blis/i.test(torch.blas) ? '' : ' — a reference BLAS: install libopenblas0-pthread or select it with update-alternatives --config libblas.so.3-x86_64-linux-gnu'}\n`);
 
-  interface Measured extends Omit<Row, 'pct_of_peak'> { other: number | null }
+  interface Measured extends Omit<Row, 'pct_of_peak'> {
+    other: number | null;
+    probe: number;
+  }
   const measured: Measured[] = [];
   const torchF32 = new Map<string, number>();
   const prevThreads = setThreads(2);
@@ -270,6 +273,9 @@ export async function run(args: string[]): Promise<void> {
       const flops = 2 * s.m * s.n * s.k;
       for (const threads of [1, 2]) {
         const meter = new LoadMeter(typeof torch === 'string' ? undefined : torch.pid);
+        // A short probe right before the row: a host that lends fewer cores than usual (invisible to the
+        // load meter inside this machine) shows up as a low probe.
+        const probe = probeFmaPeak(threads, 1);
         setThreads(threads);
         const ms = oursMs(s, o, repsFor(flops, threads));
         let tg: number | null = null;
@@ -278,31 +284,38 @@ export async function run(args: string[]): Promise<void> {
           if (!torchF32.has(key)) torchF32.set(key, flops / ((await torch.measure(s, repsFor(flops, 2))) * 1e6));
           tg = torchF32.get(key)!;
         }
-        measured.push({ ...s, threads, ms, gflops: flops / (ms * 1e6), torch_gflops: tg, torch_blas: tg === null ? null : torchBlas, other: meter.otherCores() });
+        measured.push({
+          ...s, threads, ms, gflops: flops / (ms * 1e6), torch_gflops: tg, torch_blas: tg === null ? null : torchBlas,
+          other: meter.otherCores(), probe,
+        });
       }
     }
   } finally {
     setThreads(prevThreads);
     if (typeof torch !== 'string') torch.close();
   }
-  // Probed again at the end; the higher reading is the peak (a busy moment only lowers it).
+  // Probed again at the end; the highest reading (with the per-row probes) is the peak: a busy moment
+  // only lowers it.
   const last = probes();
-  const peak = { 1: Math.max(first.peak[1]!, last.peak[1]!), 2: Math.max(first.peak[2]!, last.peak[2]!) } as Record<number, number>;
+  const best = (t: number) => Math.max(first.peak[t]!, last.peak[t]!, ...measured.filter((r) => r.threads === t).map((r) => r.probe));
+  const peak = { 1: best(1), 2: best(2) } as Record<number, number>;
   const bw = { 1: Math.max(first.bw[1]!, last.bw[1]!), 2: Math.max(first.bw[2]!, last.bw[2]!) } as Record<number, number>;
   const other = runMeter.otherCores();
   const rows: Row[] = measured.map((r) => ({ ...r, pct_of_peak: (100 * r.gflops) / peak[r.threads]! }));
 
-  process.stdout.write(`fp32 FMA peak: ${peak[1]!.toFixed(1)} GFLOP/s (1 thread), ${peak[2]!.toFixed(1)} (2 threads) ` +
+  process.stdout.write(`fp32 FMA peak (highest probe of the run): ${peak[1]!.toFixed(1)} GFLOP/s (1 thread), ${peak[2]!.toFixed(1)} (2 threads) ` +
     `[start ${first.peak[1]!.toFixed(1)}/${first.peak[2]!.toFixed(1)}, end ${last.peak[1]!.toFixed(1)}/${last.peak[2]!.toFixed(1)}]; ` +
     `streaming read: ${bw[1]!.toFixed(1)} GB/s (1 thread), ${bw[2]!.toFixed(1)} (2 threads)\n`);
   printTable(
-    ['op', 'w', 'm', 'n', 'k', 'thr', 'ms', 'GFLOP/s', '% peak', 'torch', 'ratio', 'other load'],
+    ['op', 'w', 'm', 'n', 'k', 'thr', 'ms', 'GFLOP/s', '% peak', 'torch', 'ratio', 'probe', 'other load'],
     measured.map((r, i) => [
       r.op, r.dtype, String(r.m), String(r.n), String(r.k), String(r.threads), r.ms, r.gflops, rows[i]!.pct_of_peak,
-      r.torch_gflops ?? '-', r.torch_gflops ? r.gflops / r.torch_gflops : '-', r.other === null ? '?' : r.other,
+      r.torch_gflops ?? '-', r.torch_gflops ? r.gflops / r.torch_gflops : '-',
+      r.probe < 0.85 * peak[r.threads]! ? `${fmt(r.probe)}!` : r.probe, r.other === null ? '?' : r.other,
     ]),
   );
   process.stdout.write(`torch: PyTorch f32, 2 threads (f16 rows are compared with it too: torch has no fast CPU f16 GEMM). ` +
+    `probe: FMA peak probed just before the row (! = below 85% of the peak: the host lent less, the row is low); ` +
     `other load: cores' worth of other processes' work while the row ran` +
     `${other !== null && other > 0.2 ? ` (${other.toFixed(2)} on average: the machine was busy, numbers are low)` : ''}\n`);
   process.stdout.write(JSON.stringify({
@@ -311,12 +324,16 @@ export async function run(args: string[]): Promise<void> {
     bandwidth_gbs: round(bw[2]!), bandwidth_gbs_1t: round(bw[1]!),
     torch: typeof torch === 'string' ? null : { version: torch.version, blas: torch.blas, libs: torch.libs },
     other_load: other === null ? null : round(other),
-    rows: rows.map((r) => ({
+    rows: rows.map((r, i) => ({
       op: r.op, dtype: r.dtype, m: r.m, n: r.n, k: r.k, threads: r.threads, gflops: round(r.gflops),
       pct_of_peak: round(r.pct_of_peak), torch_gflops: r.torch_gflops === null ? null : round(r.torch_gflops),
-      torch_blas: r.torch_blas,
+      torch_blas: r.torch_blas, row_probe_gflops: round(measured[i]!.probe),
     })),
   }) + '\n');
+}
+
+function fmt(x: number): string {
+  return x >= 100 ? x.toFixed(0) : x.toFixed(1);
 }
 
 function round(x: number): number {

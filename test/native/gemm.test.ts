@@ -254,16 +254,18 @@ describe('gemm_f32 against the JS reference', { skip }, () => {
     });
   });
 
-  test('packed A in row blocks (shared budget shrunk) and a pool of one thread', () => {
-    const prev = new Float64Array(1);
-    runKernel('gemm_config', [prev], [16 * 1024]);
+  test('packed A in row blocks, last chunks in row pieces (thresholds shrunk), a pool of one thread', () => {
+    const prev = new Float64Array(2);
+    runKernel('gemm_config', [prev], [16 * 1024, 1e5]);
     try {
       withPool(2, () => {
         checkAll(makeGemm(100, 300, 100, { weight: true, bias: true }), 'A packed in row blocks');
         checkAll(makeGemm(311, 260, 90, { aT: true }), 'row blocks, Aᵀ');
       });
+      runKernel('gemm_config', [new Float64Array(2)], [0, 1e5]);
+      withPool(2, () => checkAll(makeGemm(300, 280, 120, { weight: true, bias: true, accumulate: true }), 'row pieces'));
     } finally {
-      runKernel('gemm_config', [new Float64Array(1)], [prev[0]!]);
+      runKernel('gemm_config', [new Float64Array(2)], [prev[0]!, prev[1]!]);
     }
     withPool(1, () => checkAll(makeGemm(65, 300, 129), 'pool of 1', [2]));
   });

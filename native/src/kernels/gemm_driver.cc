@@ -9,9 +9,10 @@
 // Threading. Cores are shared with other work, so the split is dynamic rather than fixed halves:
 //  - One matrix, N wide enough: the threads first pack all of A (M×K, up to kSharedABudget; larger M
 //    goes in blocks of rows) into one shared buffer, then take column chunks of decreasing width from a
-//    shared counter (guided scheduling: big chunks first for efficiency, small ones last so that both
-//    threads finish together even when one was descheduled). Each chunk packs its own B̃, so the weight
-//    matrix is read from memory once in all, and packed A is reused by every chunk from L3.
+//    shared counter (guided scheduling: big chunks first for efficiency, small ones last, the last few
+//    cut along rows too, so that both threads finish together even when one was descheduled). Each
+//    chunk packs its own B̃, so the weight matrix is read from memory about once in all, and packed A
+//    is reused by every chunk from L3.
 //  - Tasks (pack A pieces, then column chunks) are taken in one fixed order and a task only ever waits
 //    for tasks taken before it, so nothing deadlocks, even when the pool runs the job inline.
 //  - Many matrices (batched, ≥ 2 per thread, small or ≥ 8 per thread): whole matrices from a shared
@@ -43,12 +44,14 @@ constexpr double kBatchWholeFlops = 64e6;
 // row-block path with small matrices.
 constexpr int64_t kSharedABudget = int64_t(32) << 20;
 std::atomic<int64_t> shared_a_budget{kSharedABudget};
-// Column chunks: wide ones first (packed A is re-read once per chunk), narrow ones last so that the
-// threads finish within ~kTailFlops of each other: the last chunks are as narrow as that allows
-// (between NR and kMinChunk columns), never wider than kMaxChunk (a chunk's B̃, KC×512×4 = 768 KB,
-// then stays in a 1 MB L2 next to the Ã block; wider measured no better).
+// Column chunks: wide ones first, narrower ones last, between kMinChunk and kMaxChunk columns (a chunk's
+// B̃, KC×512×4 = 768 KB, then stays in a 1 MB L2 next to the Ã block; wider measured no better). Every
+// chunk streams its rows of packed A from L3 or memory once, so a chunk much narrower than 64 columns
+// would wait on that stream; instead the last 2·threads chunks are cut along rows too, into pieces of
+// about kTailFlops, so that the threads finish within about that much work of each other.
 constexpr int64_t kMinChunk = 64, kMaxChunk = 512;
 constexpr double kTailFlops = 3e7;
+std::atomic<double> tail_flops{kTailFlops};  // tests lower it (gemm_config) to cut small matrices
 
 
 // Grown on demand, never shrunk, freed when the thread exits: after the first call of a given size the
@@ -165,8 +168,11 @@ struct Shared {
   int64_t kcb, kblocks, mcb;
   int64_t MB, nblocks, rowchunks;  // rows per shared block, blocks, pack pieces along rows per K slice
   float* abuf[2];                  // packed A of even / odd blocks: K slice at pc starts at MB·pc
-  std::vector<int64_t> chunk;      // column chunk starts, then N
-  int64_t npack, nchunks, total;   // tasks per block: npack pack pieces, then nchunks column chunks
+  struct Chunk {
+    int64_t n0, n1, r0, r1;  // columns [n0, n1), rows [r0, r1) of the block (clamped to its rows)
+  };
+  std::vector<Chunk> chunk;
+  int64_t npack, nchunks, total;  // tasks per block: npack pack pieces, then nchunks chunks
   std::unique_ptr<std::atomic<int64_t>[]> packed, computed;  // finished tasks per block
   std::atomic<int64_t> next{0};
   std::atomic<int> failed{0};
@@ -198,8 +204,12 @@ void chunk_task(Shared& s, int64_t b, int64_t j) {
   const Call& x = *s.x;
   const MicroOps& ops = *s.ops;
   wait_until(s.packed[b], s.npack);
-  const int64_t n0 = s.chunk[j], w = s.chunk[j + 1] - n0;
-  const int64_t rows = min64(s.MB, x.M - b * s.MB);
+  const int64_t n0 = s.chunk[j].n0, w = s.chunk[j].n1 - n0;
+  const int64_t rows = min64(s.chunk[j].r1, min64(s.MB, x.M - b * s.MB)), r0 = s.chunk[j].r0;
+  if (r0 >= rows) {  // a row piece past the end of a short last block
+    s.computed[b].fetch_add(1, std::memory_order_acq_rel);
+    return;
+  }
   Scratch& t = tls_scratch;
   float* Bt = t.b.reserve(round_up(w, ops.nr) * s.kcb + 64);
   const float* bb = nullptr;
@@ -212,7 +222,7 @@ void chunk_task(Shared& s, int64_t b, int64_t j) {
       const int64_t kc = min64(s.kcb, x.K - pc);
       ops.pack_b(Bt, s.B + (pc * x.rsB + n0 * x.csB) * esz, x.btype, x.rsB, x.csB, kc, w);
       const float* Ak = s.abuf[b % 2] + s.MB * pc;
-      for (int64_t ic = 0; ic < rows; ic += s.mcb) {
+      for (int64_t ic = r0; ic < rows; ic += s.mcb) {
         macro_kernel(x, ops, kc, Ak + ic * kc, min64(s.mcb, rows - ic), Bt, w, C + ic * x.rsC, pc > 0 || x.accumulate,
                      pc == 0 ? bb : nullptr);
       }
@@ -252,17 +262,28 @@ void gemm_shared(const Call& x, const MicroOps& ops, const Args& a, int nt, floa
   if (!buf) a.fail("out of memory for the shared packed A (" + std::to_string(per_buf * 4) + " bytes)");
   s.abuf[0] = buf;
   s.abuf[1] = s.nblocks > 1 ? buf + per_buf : buf;
-  // Guided chunks: each takes a 1/(2·threads) share of what is left, within [narrowest, kMaxChunk].
-  const double col_flops = 2.0 * static_cast<double>(x.M) * static_cast<double>(x.K);
-  const int64_t narrowest = min64(kMinChunk, max64(ops.nr, static_cast<int64_t>(kTailFlops / col_flops)));
+  // Guided chunks: each takes a 1/(2·threads) share of what is left, within [kMinChunk, kMaxChunk]; the
+  // last 2·threads are cut into row pieces (whole MC blocks) of about kTailFlops.
+  std::vector<int64_t> cols;
   for (int64_t n0 = 0; n0 < x.N;) {
-    s.chunk.push_back(n0);
-    const int64_t want = round_up(min64(max64(ceil_div(x.N - n0, 2 * nt), narrowest), kMaxChunk), ops.nr);
+    cols.push_back(n0);
+    const int64_t want = round_up(min64(max64(ceil_div(x.N - n0, 2 * nt), kMinChunk), kMaxChunk), ops.nr);
     n0 += min64(want, x.N - n0);
   }
-  s.chunk.push_back(x.N);
+  cols.push_back(x.N);
+  const int64_t ncols = static_cast<int64_t>(cols.size()) - 1;
+  const double tail = tail_flops.load(std::memory_order_relaxed);
+  for (int64_t j = 0; j < ncols; j++) {
+    int64_t pieces = 1;
+    if (j >= ncols - 2 * nt) {
+      const double flops = 2.0 * static_cast<double>(s.MB) * static_cast<double>(cols[j + 1] - cols[j]) * static_cast<double>(x.K);
+      pieces = max64(1, min64(s.rowchunks, static_cast<int64_t>(flops / tail + 0.5)));
+    }
+    const int64_t step = ceil_div(s.rowchunks, pieces) * s.mcb;
+    for (int64_t r0 = 0; r0 < s.MB; r0 += step) s.chunk.push_back({cols[j], cols[j + 1], r0, r0 + step});
+  }
   s.npack = s.kblocks * s.rowchunks;
-  s.nchunks = static_cast<int64_t>(s.chunk.size()) - 1;
+  s.nchunks = static_cast<int64_t>(s.chunk.size());
   s.total = s.nblocks * (s.npack + s.nchunks);
   s.packed.reset(new std::atomic<int64_t>[s.nblocks]);
   s.computed.reset(new std::atomic<int64_t>[s.nblocks]);
@@ -347,12 +368,15 @@ void run(const Call& x, const MicroOps& ops, const Args& a) {
 
 namespace {
 
-// gemm_config(out f64[1], params: shared A budget in bytes, 0 = default): test hook; out[0] = previous.
+// gemm_config(out f64[2], params: shared A budget in bytes, tail piece flops; 0 = default): test hook that
+// lets small matrices reach the row-block and row-piece paths; out receives the previous values.
 void gemm_config(const llava::Args& a) {
-  double* out = a.ptr<double>(0, 0, 1);
-  const int64_t v = a.i(0);
-  if (v < 0) a.fail("negative budget");
-  *out = static_cast<double>(llava::gemm::shared_a_budget.exchange(v ? v : llava::gemm::kSharedABudget));
+  double* out = a.ptr<double>(0, 0, 2);
+  const int64_t budget = a.i(0);
+  const double tail = a.f(1);
+  if (budget < 0 || tail < 0) a.fail("negative setting");
+  out[0] = static_cast<double>(llava::gemm::shared_a_budget.exchange(budget ? budget : llava::gemm::kSharedABudget));
+  out[1] = llava::gemm::tail_flops.exchange(tail > 0 ? tail : llava::gemm::kTailFlops);
 }
 
 }  // namespace
