@@ -19,9 +19,11 @@ int64_t span(const Args& a, int64_t rows, int64_t len, int64_t stride) {
   return rows == 0 || len == 0 ? 0 : (rows - 1) * stride + len;
 }
 
+static int64_t scratch_head(int64_t M, int64_t nb) { return (M * nb * Q8_BYTES + 31) & ~int64_t(31); }
+
 int64_t quant_linear_scratch(int64_t M, int64_t K) {
-  const int64_t blocks = M * (K / QK);
-  return ((blocks * Q8_BYTES + 3) & ~int64_t(3)) + blocks * 8;
+  const int64_t nb = K / QK, nbp = (nb + 7) & ~int64_t(7);
+  return scratch_head(M, nb) + M * nbp * 8;
 }
 
 QLinear parse_quant_linear(const Args& a) {
@@ -34,6 +36,7 @@ QLinear parse_quant_linear(const Args& a) {
   if (q.M < 0 || q.N < 0 || q.K < 0) a.fail("negative shape");
   if (q.K % QK != 0) a.fail("K = " + std::to_string(q.K) + " is not a multiple of 32");
   q.nb = q.K / QK;
+  q.nbp = (q.nb + 7) & ~int64_t(7);
   q.wrow = q.nb * block_bytes(q.wtype);
   q.xs = a.i(5);
   q.x = a.ptr<float>(1, a.i(4), span(a, q.M, q.K, q.xs));
@@ -47,12 +50,11 @@ QLinear parse_quant_linear(const Args& a) {
     q.bs = a.i(11);
     q.bias = a.ptr<float>(3, a.i(10), span(a, q.N, 1, q.bs));
   }
-  const int64_t blocks = q.M * q.nb;
   uint8_t* s = a.ptr<uint8_t>(4, 0, quant_linear_scratch(q.M, q.K));
   q.xq = s;
-  const int64_t f = (blocks * Q8_BYTES + 3) & ~int64_t(3);
+  const int64_t f = scratch_head(q.M, q.nb);
   q.dx = reinterpret_cast<float*>(s + f);
-  q.xs8 = reinterpret_cast<int32_t*>(s + f + blocks * 4);
+  q.xs8 = reinterpret_cast<int32_t*>(s + f + q.M * q.nbp * 4);
   if (reinterpret_cast<uintptr_t>(q.dx) % 4 != 0) a.fail("scratch buffer is not 4-byte aligned");
   return q;
 }

@@ -1,11 +1,11 @@
 // AVX2 quant_linear and quantize_rows (layouts in quant_common.h), bit-identical to src/engine/quant.ts.
 //
-// quant_linear works on tiles of 8 weight rows: for each activation block, the 8 exact int32 block dot
-// products (maddubs/madd, then a hadd tree) form one vector whose lanes are the 8 outputs, so the f32
-// accumulation acc = acc + (dx·dw)·isum runs block by block per output exactly as the specification says,
-// with lanes across outputs and no FMA. A tile at the end of N repeats the last row and drops the extra
-// lanes. Activation rows are quantized once per call into the caller's scratch buffer, together with their
-// f32 scales and 8·Σq (q4_0 dots use Σ x·q − 8·Σx, so nibbles need no sign handling).
+// quant_linear works on tiles of 8 weight rows (see `tile` below): exact int32 block dot products
+// (maddubs/madd and hadd trees), then the f32 accumulation acc = acc + (dx·dw)·isum block by block per
+// output exactly as the specification says, with vector lanes across the 8 outputs and no FMA. A tile at
+// the end of N repeats the last row and drops the extra lanes. Activation rows are quantized once per call
+// into the caller's scratch buffer, with their f32 scales and 8·Σq (q4_0 dots use Σ x·q − 8·Σx, so nibbles
+// need no sign handling).
 //
 // Not here: argument parsing and the scalar specification (quant.cc, quant_common.h).
 #include <cstring>
@@ -96,11 +96,40 @@ inline void q4_block(const float* x, uint8_t* y) {
   for (int j = 0; j < QK / 2; j++) y[2 + j] = static_cast<uint8_t>(q[j] | (q[j + QK / 2] << 4));
 }
 
-// Lane i = sum of the 8 lanes of v[i].
+// Lane i = sum of the 8 int32 lanes of v[i].
 inline __m256i hsum8x8(const __m256i* v) {
   const __m256i a = _mm256_hadd_epi32(_mm256_hadd_epi32(v[0], v[1]), _mm256_hadd_epi32(v[2], v[3]));
   const __m256i b = _mm256_hadd_epi32(_mm256_hadd_epi32(v[4], v[5]), _mm256_hadd_epi32(v[6], v[7]));
   return _mm256_add_epi32(_mm256_permute2x128_si256(a, b, 0x20), _mm256_permute2x128_si256(a, b, 0x31));
+}
+
+// Lane i = sum of the 16 int16 lanes of p[i]; needs |lane| ≤ 3840 (q4_0 · q8_0 pairs) so that the
+// partial sums of 8 lanes fit int16.
+inline __m256i hsum8x16(const __m256i* p) {
+  const __m256i a = _mm256_hadd_epi16(_mm256_hadd_epi16(p[0], p[1]), _mm256_hadd_epi16(p[2], p[3]));
+  const __m256i b = _mm256_hadd_epi16(_mm256_hadd_epi16(p[4], p[5]), _mm256_hadd_epi16(p[6], p[7]));
+  const __m256i h = _mm256_hadd_epi16(a, b);  // [p0..p7: sums of their low halves | of their high halves]
+  return _mm256_add_epi32(_mm256_cvtepi16_epi32(_mm256_castsi256_si128(h)), _mm256_cvtepi16_epi32(_mm256_extracti128_si256(h, 1)));
+}
+
+// In place: v[j] lane i ← v[i] lane j.
+inline void transpose8x8(__m256i* v) {
+  const __m256i t0 = _mm256_unpacklo_epi32(v[0], v[1]), t1 = _mm256_unpackhi_epi32(v[0], v[1]);
+  const __m256i t2 = _mm256_unpacklo_epi32(v[2], v[3]), t3 = _mm256_unpackhi_epi32(v[2], v[3]);
+  const __m256i t4 = _mm256_unpacklo_epi32(v[4], v[5]), t5 = _mm256_unpackhi_epi32(v[4], v[5]);
+  const __m256i t6 = _mm256_unpacklo_epi32(v[6], v[7]), t7 = _mm256_unpackhi_epi32(v[6], v[7]);
+  const __m256i u0 = _mm256_unpacklo_epi64(t0, t2), u1 = _mm256_unpackhi_epi64(t0, t2);
+  const __m256i u2 = _mm256_unpacklo_epi64(t1, t3), u3 = _mm256_unpackhi_epi64(t1, t3);
+  const __m256i u4 = _mm256_unpacklo_epi64(t4, t6), u5 = _mm256_unpackhi_epi64(t4, t6);
+  const __m256i u6 = _mm256_unpacklo_epi64(t5, t7), u7 = _mm256_unpackhi_epi64(t5, t7);
+  v[0] = _mm256_permute2x128_si256(u0, u4, 0x20);
+  v[1] = _mm256_permute2x128_si256(u1, u5, 0x20);
+  v[2] = _mm256_permute2x128_si256(u2, u6, 0x20);
+  v[3] = _mm256_permute2x128_si256(u3, u7, 0x20);
+  v[4] = _mm256_permute2x128_si256(u0, u4, 0x31);
+  v[5] = _mm256_permute2x128_si256(u1, u5, 0x31);
+  v[6] = _mm256_permute2x128_si256(u2, u6, 0x31);
+  v[7] = _mm256_permute2x128_si256(u3, u7, 0x31);
 }
 
 inline uint16_t ld16(const uint8_t* p) {
@@ -109,57 +138,136 @@ inline uint16_t ld16(const uint8_t* p) {
   return h;
 }
 
-// f16 scales at byte `off` of the 8 rows, as f32.
-inline __m256 scales8(const uint8_t* const* r, int64_t off) {
-  __m128i s = _mm_cvtsi32_si128(ld16(r[0] + off));
-  s = _mm_insert_epi16(s, ld16(r[1] + off), 1);
-  s = _mm_insert_epi16(s, ld16(r[2] + off), 2);
-  s = _mm_insert_epi16(s, ld16(r[3] + off), 3);
-  s = _mm_insert_epi16(s, ld16(r[4] + off), 4);
-  s = _mm_insert_epi16(s, ld16(r[5] + off), 5);
-  s = _mm_insert_epi16(s, ld16(r[6] + off), 6);
-  s = _mm_insert_epi16(s, ld16(r[7] + off), 7);
-  return _mm256_cvtph_ps(s);
+// A tile is 8 weight rows. Phase 1 walks each row once, front to back (one sequential stream, which the
+// hardware prefetcher serves far better than 8 interleaved ones), and stores the exact int32 block sums of
+// 8 blocks at a time (lanes = blocks) against up to MC activation rows, plus the row's f16 scales
+// transposed. Phase 2 transposes the sums so that lanes = rows and accumulates block by block. K is
+// taken KB blocks at a time so the buffers stay small; the accumulators carry over between chunks.
+constexpr int MC = 4;
+constexpr int KB = 512;
+
+struct TileBuf {
+  alignas(32) int32_t isum[MC][8][KB];
+  alignas(32) uint16_t scale[KB][8];
+};
+
+// One block's int16 (q4_0) or int32 (q8_0) partial products against activation block xb; zero past nv.
+template <int WT>
+inline __m256i block_products(const uint8_t* wb, const uint8_t* xb) {
+  const __m256i xv = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xb + 2));
+  if (WT == W_Q4_0) {
+    // Low nibbles (values 0..15) in the low half, high nibbles (16..31) in the high half.
+    const __m256i v = _mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(wb + 2)));
+    const __m256i q = _mm256_and_si256(_mm256_srlv_epi32(v, _mm256_setr_epi32(0, 0, 0, 0, 4, 4, 4, 4)), _mm256_set1_epi8(0x0f));
+    return _mm256_maddubs_epi16(q, xv);
+  }
+  // |w| (unsigned) times x carrying w's sign: exact for w = −128 too (x is −128 only where dx = 0).
+  const __m256i w = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(wb + 2));
+  return _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_abs_epi8(w), _mm256_sign_epi8(xv, w)), _mm256_set1_epi16(1));
 }
 
-// acc over all blocks for 8 q4_0 rows and one quantized activation row.
-inline __m256 tile_q4_0(const uint8_t* const* r, const uint8_t* xq, const float* dx, const int32_t* xs8, int64_t nb) {
-  const __m256i m4 = _mm256_set1_epi8(0x0f), ones = _mm256_set1_epi16(1);
-  const __m256i sh = _mm256_setr_epi32(0, 0, 0, 0, 4, 4, 4, 4);
-  __m256 acc = _mm256_setzero_ps();
-  for (int64_t b = 0; b < nb; b++) {
-    const __m256i xv = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xq + b * Q8_BYTES + 2));
-    const int64_t off = b * Q4_BYTES;
-    __m256i v[8];
-    for (int i = 0; i < 8; i++) {
-      // Low nibbles (q[0..15]) in the low half, high nibbles (q[16..31]) in the high half.
-      const __m256i w = _mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(r[i] + off + 2)));
-      const __m256i q = _mm256_and_si256(_mm256_srlv_epi32(w, sh), m4);
-      v[i] = _mm256_madd_epi16(_mm256_maddubs_epi16(q, xv), ones);
-    }
-    const __m256i isum = _mm256_sub_epi32(hsum8x8(v), _mm256_set1_epi32(xs8[b]));
-    const __m256 d = _mm256_mul_ps(_mm256_set1_ps(dx[b]), scales8(r, off));
-    acc = _mm256_add_ps(acc, _mm256_mul_ps(d, _mm256_cvtepi32_ps(isum)));
+// Exact block sums of 8 blocks (lanes) of one weight row against one activation row; blocks ≥ nv are 0.
+template <int WT, bool FULL>
+inline __m256i group_sums(const uint8_t* wb, const uint8_t* xb, const int32_t* xs8, int nv) {
+  const int64_t bb = WT == W_Q4_0 ? Q4_BYTES : Q8_BYTES;
+  __m256i p[8];
+  for (int j = 0; j < 8; j++) {
+    p[j] = FULL || j < nv ? block_products<WT>(wb + j * bb, xb + j * Q8_BYTES) : _mm256_setzero_si256();
   }
-  return acc;
+  if (WT == W_Q8_0) return hsum8x8(p);
+  // Σ x·(q − 8) = Σ x·q − 8·Σx; xs8 is zero-padded past nb.
+  return _mm256_sub_epi32(hsum8x16(p), _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xs8)));
 }
 
-inline __m256 tile_q8_0(const uint8_t* const* r, const uint8_t* xq, const float* dx, int64_t nb) {
-  const __m256i ones = _mm256_set1_epi16(1);
-  __m256 acc = _mm256_setzero_ps();
-  for (int64_t b = 0; b < nb; b++) {
-    const __m256i xv = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xq + b * Q8_BYTES + 2));
-    const int64_t off = b * Q8_BYTES;
-    __m256i v[8];
-    for (int i = 0; i < 8; i++) {
-      // |w| as unsigned times x carrying w's sign: exact for w = −128 too (x is never −128 unless dx = 0).
-      const __m256i w = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(r[i] + off + 2));
-      v[i] = _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_abs_epi8(w), _mm256_sign_epi8(xv, w)), ones);
+// Phase 1 for weight row r of the tile: nbc blocks from `row` against activation rows whose first block
+// is xb[m] (with their 8·Σx at xs[m]), m < mc. Everything is passed as plain pointers so that the stores
+// into the tile buffer do not force reloads (the addon is built with -fno-strict-aliasing).
+template <int WT>
+inline void row_sums(const uint8_t* row, int r, const uint8_t* const* xb, const int32_t* const* xs, int mc, int64_t nbc, TileBuf& t) {
+  const int64_t bb = WT == W_Q4_0 ? Q4_BYTES : Q8_BYTES;
+  int64_t g = 0;
+  for (; g + 8 <= nbc; g += 8) {
+    const uint8_t* wb = row + g * bb;
+    uint16_t* sc = &t.scale[g][r];
+    for (int j = 0; j < 8; j++) sc[8 * j] = ld16(wb + j * bb);
+    int32_t* dst = &t.isum[0][r][g];
+    if (mc == 1) {
+      _mm256_store_si256(reinterpret_cast<__m256i*>(dst), group_sums<WT, true>(wb, xb[0] + g * Q8_BYTES, xs[0] + g, 8));
+    } else {
+      for (int m = 0; m < mc; m++) {
+        _mm256_store_si256(reinterpret_cast<__m256i*>(dst + m * 8 * KB), group_sums<WT, true>(wb, xb[m] + g * Q8_BYTES, xs[m] + g, 8));
+      }
     }
-    const __m256 d = _mm256_mul_ps(_mm256_set1_ps(dx[b]), scales8(r, off));
-    acc = _mm256_add_ps(acc, _mm256_mul_ps(d, _mm256_cvtepi32_ps(hsum8x8(v))));
   }
-  return acc;
+  if (g < nbc) {
+    const int nv = static_cast<int>(nbc - g);
+    const uint8_t* wb = row + g * bb;
+    for (int j = 0; j < nv; j++) t.scale[g + j][r] = ld16(wb + j * bb);
+    for (int m = 0; m < mc; m++) {
+      _mm256_store_si256(reinterpret_cast<__m256i*>(&t.isum[m][r][g]), group_sums<WT, false>(wb, xb[m] + g * Q8_BYTES, xs[m] + g, nv));
+    }
+  }
+}
+
+// Phase 2: acc[m] (lanes = the 8 rows) += (dx·dw)·isum, block by block — the specification's order.
+inline void accumulate(const QLinear& q, int64_t m0, int mc, int64_t b0, int64_t nbc, const TileBuf& t, __m256* acc) {
+  for (int m = 0; m < mc; m++) {
+    const float* dx = q.dx + (m0 + m) * q.nbp + b0;
+    __m256 a = acc[m];
+    for (int64_t g = 0; g < nbc; g += 8) {
+      __m256i v[8];
+      for (int r = 0; r < 8; r++) v[r] = _mm256_load_si256(reinterpret_cast<const __m256i*>(&t.isum[m][r][g]));
+      transpose8x8(v);
+      const int nv = nbc - g < 8 ? static_cast<int>(nbc - g) : 8;
+      for (int j = 0; j < 8; j++) {
+        if (j == nv) break;
+        const __m256 dw = _mm256_cvtph_ps(_mm_load_si128(reinterpret_cast<const __m128i*>(t.scale[g + j])));
+        const __m256 d = _mm256_mul_ps(_mm256_set1_ps(dx[g + j]), dw);
+        a = _mm256_add_ps(a, _mm256_mul_ps(d, _mm256_cvtepi32_ps(v[j])));
+      }
+    }
+    acc[m] = a;
+  }
+}
+
+template <int WT>
+void tile(const QLinear& q, int64_t n0, TileBuf& t) {
+  const int valid = q.N - n0 < 8 ? static_cast<int>(q.N - n0) : 8;
+  const uint8_t* rows[8];
+  for (int i = 0; i < 8; i++) rows[i] = q.w + (i < valid ? n0 + i : q.N - 1) * q.wrow;
+  alignas(32) float lane[8];
+  __m256 bias = _mm256_setzero_ps();
+  if (q.bias) {
+    for (int i = 0; i < 8; i++) lane[i] = i < valid ? q.bias[(n0 + i) * q.bs] : 0.0f;
+    bias = _mm256_load_ps(lane);
+  }
+  for (int64_t m0 = 0; m0 < q.M; m0 += MC) {
+    const int mc = q.M - m0 < MC ? static_cast<int>(q.M - m0) : MC;
+    __m256 acc[MC];
+    for (int m = 0; m < MC; m++) acc[m] = _mm256_setzero_ps();
+    for (int64_t b0 = 0; b0 < q.nb; b0 += KB) {
+      const int64_t nbc = q.nb - b0 < KB ? q.nb - b0 : KB;
+      const uint8_t* xb[MC];
+      const int32_t* xs[MC];
+      for (int m = 0; m < mc; m++) {
+        xb[m] = q.xq + ((m0 + m) * q.nb + b0) * Q8_BYTES;
+        xs[m] = q.xs8 + (m0 + m) * q.nbp + b0;
+      }
+      const int64_t boff = b0 * (WT == W_Q4_0 ? Q4_BYTES : Q8_BYTES);
+      for (int r = 0; r < 8; r++) row_sums<WT>(rows[r] + boff, r, xb, xs, mc, nbc, t);
+      accumulate(q, m0, mc, b0, nbc, t, acc);
+    }
+    for (int m = 0; m < mc; m++) {
+      const __m256 v = q.bias ? _mm256_add_ps(acc[m], bias) : acc[m];
+      float* o = q.out + (m0 + m) * q.os + n0;
+      if (valid == 8) {
+        _mm256_storeu_ps(o, v);
+      } else {
+        _mm256_store_ps(lane, v);
+        for (int i = 0; i < valid; i++) o[i] = lane[i];
+      }
+    }
+  }
 }
 
 struct QLCtx {
@@ -172,8 +280,11 @@ void quantize_x_job(void* c, int tid, int nt) {
   llava::split_range(q.M, nt, tid, &b, &e);
   for (int64_t m = b; m < e; m++) {
     for (int64_t k = 0; k < q.nb; k++) {
-      const int64_t i = m * q.nb + k;
-      q8_block(q.x + m * q.xs + k * QK, q.xq + i * Q8_BYTES, q.dx + i, q.xs8 + i);
+      q8_block(q.x + m * q.xs + k * QK, q.xq + (m * q.nb + k) * Q8_BYTES, q.dx + m * q.nbp + k, q.xs8 + m * q.nbp + k);
+    }
+    for (int64_t k = q.nb; k < q.nbp; k++) {
+      q.dx[m * q.nbp + k] = 0.0f;
+      q.xs8[m * q.nbp + k] = 0;
     }
   }
 }
@@ -182,30 +293,10 @@ void dot_job(void* c, int tid, int nt) {
   const QLinear& q = *static_cast<QLCtx*>(c)->q;
   int64_t t0, t1;
   llava::split_range((q.N + 7) / 8, nt, tid, &t0, &t1);
-  alignas(32) float lane[8];
+  TileBuf buf;  // 72 KiB on this thread's stack: no allocation per call
   for (int64_t t = t0; t < t1; t++) {
-    const int64_t n0 = t * 8;
-    const int valid = q.N - n0 < 8 ? static_cast<int>(q.N - n0) : 8;
-    const uint8_t* r[8];
-    for (int i = 0; i < 8; i++) r[i] = q.w + (i < valid ? n0 + i : q.N - 1) * q.wrow;
-    __m256 bias = _mm256_setzero_ps();
-    if (q.bias) {
-      for (int i = 0; i < 8; i++) lane[i] = i < valid ? q.bias[(n0 + i) * q.bs] : 0.0f;
-      bias = _mm256_load_ps(lane);
-    }
-    for (int64_t m = 0; m < q.M; m++) {
-      const int64_t xb = m * q.nb;
-      __m256 acc = q.wtype == W_Q4_0 ? tile_q4_0(r, q.xq + xb * Q8_BYTES, q.dx + xb, q.xs8 + xb, q.nb)
-                                     : tile_q8_0(r, q.xq + xb * Q8_BYTES, q.dx + xb, q.nb);
-      if (q.bias) acc = _mm256_add_ps(acc, bias);
-      float* o = q.out + m * q.os + n0;
-      if (valid == 8) {
-        _mm256_storeu_ps(o, acc);
-      } else {
-        _mm256_store_ps(lane, acc);
-        for (int i = 0; i < valid; i++) o[i] = lane[i];
-      }
-    }
+    if (q.wtype == W_Q4_0) tile<W_Q4_0>(q, t * 8, buf);
+    else tile<W_Q8_0>(q, t * 8, buf);
   }
 }
 

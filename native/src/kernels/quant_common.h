@@ -39,11 +39,12 @@ int64_t span(const Args& a, int64_t rows, int64_t len, int64_t stride);
 //   buffers: 0 out f32, 1 x f32, 2 w bytes, 3 bias f32 (any length when absent), 4 scratch bytes
 //   params:  0 wtype, 1 M, 2 N, 3 K, 4 xOff, 5 xRowStride, 6 wByteOff, 7 outOff, 8 outRowStride,
 //            9 hasBias, 10 biasOff, 11 biasStride
-//   scratch: quantized x rows (M·nb blocks of 34 bytes) at 0, then (at a 4-byte aligned offset) f32 scales
-//            dx[M·nb] and int32 8·Σqx[M·nb] for the vector kernels: quant_linear_scratch(M, K) bytes.
+//   scratch: quantized x rows (M·nb blocks of 34 bytes) at 0, then (from a 32-byte aligned offset) f32 scales
+//            dx[M][nbp] and int32 8·Σqx[M][nbp] for the vector kernels, rows padded with zeros to nbp = nb
+//            rounded up to 8: quant_linear_scratch(M, K) bytes (src/backends/native/quant.ts mirrors it).
 struct QLinear {
   int wtype;
-  int64_t M, N, K, nb, wrow;
+  int64_t M, N, K, nb, nbp, wrow;
   const float* x;
   int64_t xs;
   const uint8_t* w;
@@ -52,8 +53,8 @@ struct QLinear {
   const float* bias;  // null when absent
   int64_t bs;
   uint8_t* xq;    // M·nb q8_0 blocks
-  float* dx;      // M·nb
-  int32_t* xs8;   // M·nb
+  float* dx;      // [M][nbp]
+  int32_t* xs8;   // [M][nbp]
 };
 int64_t quant_linear_scratch(int64_t M, int64_t K);
 QLinear parse_quant_linear(const Args& a);

@@ -27,10 +27,11 @@ function scratchFor(bytes: number): Uint8Array {
   return scratch;
 }
 
-/** Bytes of scratch quant_linear needs for M rows of K values (see quant_common.h). */
+/** Bytes of scratch quant_linear needs for M rows of K values (mirrors quant_linear_scratch, quant.cc). */
 function quantLinearScratch(M: number, K: number): number {
-  const blocks = M * (K / QK);
-  return Math.ceil((blocks * QUANT_BLOCK_BYTES.q8_0) / 4) * 4 + blocks * 8;
+  const nb = K / QK;
+  const nbp = Math.ceil(nb / 8) * 8;
+  return Math.ceil((M * nb * QUANT_BLOCK_BYTES.q8_0) / 32) * 32 + M * nbp * 8;
 }
 
 /** Row stride to pass for a 2-D tensor: any value is valid for a single row, so use the dense one. */
