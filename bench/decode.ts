@@ -1,13 +1,14 @@
 /**
- * `npm run bench -- decode [--mb N] [--reps N] [--threads 1,2] [--dtypes f16,bf16,q8_0,q4_0]
+ * `npm run bench -- decode [--mb N] [--reps N] [--rounds N] [--threads 1,2] [--dtypes f16,bf16,q8_0,q4_0]
  *                          [--shapes 4096x4096,11008x4096] [--no-llama] [--llama-isa native|avx2]`
  *
  * Decode-time matvec (one activation row) with weight [n, k] in f16/bf16/q8_0/q4_0 through the native
  * linear wrappers, as µs per matrix and GB/s of weights streamed. Each timed pass cycles through enough
  * distinct copies of the matrix (default: twice the reported L3, at least 256 MiB) that every matrix comes
  * from DRAM, as in a real decode step. The machine's streaming read bandwidth (probeBandwidth) is measured
- * in the same run, and the same shapes run through llama.cpp's ggml (bench/llamacpp.ts builds it) right
- * after ours for each configuration, so both see the same machine state. Prints a table, then one JSON line.
+ * in the same run, and the same shapes run through llama.cpp's ggml (bench/llamacpp.ts builds it). Ours and
+ * llama.cpp alternate for each configuration over several rounds (the cores are shared, so load drifts);
+ * each figure is the median over rounds of the per-round median pass. Prints a table, then one JSON line.
  *
  * Not here: prefill/GEMM shapes (bench gemm), end-to-end token rates.
  */
@@ -85,6 +86,7 @@ export async function run(args: string[]): Promise<void> {
   const l3 = l3Bytes();
   const mb = Number(arg(args, '--mb', String(Math.min(2048, Math.max(256, Math.ceil((2 * l3) / 2 ** 20))))));
   const reps = Number(arg(args, '--reps', '7'));
+  const rounds = Number(arg(args, '--rounds', '3'));
   const threads = arg(args, '--threads', '1,2').split(',').map(Number);
   const dtypes = arg(args, '--dtypes', 'f16,bf16,q8_0,q4_0').split(',') as DType[];
   const shapes = arg(args, '--shapes', '4096x4096,11008x4096').split(',').map((s) => s.split('x').map(Number) as [number, number]);
@@ -92,15 +94,19 @@ export async function run(args: string[]): Promise<void> {
   const log = (s: string) => process.stdout.write(`# ${s}\n`);
 
   log(`${os.cpus()[0]?.model ?? 'cpu'}, ${os.cpus().length} cores, L3 ${l3 ? `${(l3 / 2 ** 20).toFixed(0)} MiB` : 'unknown'}; ` +
-    `cycling ${mb} MiB of distinct matrices per pass, median of ${reps} passes; load average ${os.loadavg()[0]!.toFixed(2)}`);
+    `cycling ${mb} MiB of distinct matrices per pass, ${rounds} rounds of ${reps} passes; load average ${os.loadavg()[0]!.toFixed(2)}`);
   let llama: { exe: string } | { reason: string } = { reason: 'disabled (--no-llama)' };
   if (!args.includes('--no-llama')) llama = llamaHarness(llamaIsa, log);
   if ('reason' in llama) log(`llama.cpp comparison not run: ${llama.reason}`);
   else log(`llama.cpp: ggml from node-llama-cpp@3.21.1, built ${llamaIsa === 'native' ? 'with -march=native (its default)' : 'for AVX2/FMA/F16C'}`);
 
+  // Probed before and after the matrices; the higher reading is reported (lower ones are interference).
   const bw = new Map<number, number>();
-  for (const t of threads) bw.set(t, probeBandwidth(t));
-  log(`streaming read bandwidth: ${threads.map((t) => `${bw.get(t)!.toFixed(1)} GB/s (${t} thread${t > 1 ? 's' : ''})`).join(', ')}`);
+  const probe = (when: string) => {
+    for (const t of threads) bw.set(t, Math.max(bw.get(t) ?? 0, probeBandwidth(t)));
+    log(`streaming read bandwidth ${when}: ${threads.map((t) => `${bw.get(t)!.toFixed(1)} GB/s (${t} thread${t > 1 ? 's' : ''})`).join(', ')} (best so far)`);
+  };
+  probe('before');
 
   const prev = setThreads(threads[0]!);
   const rows: Row[] = [];
@@ -114,20 +120,23 @@ export async function run(args: string[]): Promise<void> {
         const count = Math.max(1, Math.ceil((mb * 2 ** 20) / bytes));
         const mats = [base];
         for (let i = 1; i < count; i++) mats.push(new Tensor(base.data.slice(), dtype, [n, k]));
-        const ours = new Map<number, number>();
-        for (const t of threads) {
-          setThreads(t);
-          ours.set(t, timeOurs(mats, x, out, reps));
+        const ours = new Map<number, number[]>(threads.map((t) => [t, []]));
+        const peer = new Map<number, number[]>(threads.map((t) => [t, []]));
+        for (let round = 0; round < rounds; round++) {
+          for (const t of threads) {
+            setThreads(t);
+            ours.get(t)!.push(timeOurs(mats, x, out, reps));
+          }
+          if ('exe' in llama) {
+            const r = runLlama(llama.exe, mb, reps, threads.map((t) => `${dtype}:${n}:${k}:${t}`));
+            if (typeof r === 'string') log(r);
+            else for (const t of threads) peer.get(t)!.push(r.get(`${dtype}:${n}:${k}:${t}`)!);
+          }
         }
         mats.length = 0;
-        let peer: Map<string, number> | string = 'not run';
-        if ('exe' in llama) {
-          peer = runLlama(llama.exe, mb, reps, threads.map((t) => `${dtype}:${n}:${k}:${t}`));
-          if (typeof peer === 'string') log(peer);
-        }
         for (const t of threads) {
-          const us = ours.get(t)!;
-          const lus = typeof peer === 'string' ? undefined : peer.get(`${dtype}:${n}:${k}:${t}`);
+          const us = median(ours.get(t)!);
+          const lus = peer.get(t)!.length ? median(peer.get(t)!) : undefined;
           rows.push({ n, k, dtype, threads: t, us: Math.round(us), gbs: +(bytes / us / 1e3).toFixed(2), llamacpp_us: lus === undefined ? null : Math.round(lus) });
         }
       }
@@ -135,6 +144,7 @@ export async function run(args: string[]): Promise<void> {
   } finally {
     setThreads(prev);
   }
+  probe('after');
 
   printTable(['n', 'k', 'dtype', 'threads', 'µs', 'GB/s', '% of bw', 'llama.cpp µs', 'llama.cpp/ours'], rows.map((r) => [
     String(r.n), String(r.k), r.dtype, String(r.threads), String(r.us), r.gbs, (100 * r.gbs) / bw.get(r.threads)!,

@@ -145,13 +145,15 @@ inline uint16_t ld16(const uint8_t* p) {
 // taken KB blocks at a time so the buffers stay small; the accumulators carry over between chunks.
 constexpr int MC = 4;
 constexpr int KB = 512;
+constexpr int64_t kPrefetch = 4096;
 
 struct TileBuf {
   alignas(32) int32_t isum[MC][8][KB];
   alignas(32) uint16_t scale[KB][8];
 };
 
-// One block's int16 (q4_0) or int32 (q8_0) partial products against activation block xb; zero past nv.
+// One block's partial products against activation block xb: 16 int16 lanes for q4_0 (nibble · x pairs,
+// |lane| ≤ 3840), 8 int32 lanes for q8_0.
 template <int WT>
 inline __m256i block_products(const uint8_t* wb, const uint8_t* xb) {
   const __m256i xv = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xb + 2));
@@ -161,7 +163,8 @@ inline __m256i block_products(const uint8_t* wb, const uint8_t* xb) {
     const __m256i q = _mm256_and_si256(_mm256_srlv_epi32(v, _mm256_setr_epi32(0, 0, 0, 0, 4, 4, 4, 4)), _mm256_set1_epi8(0x0f));
     return _mm256_maddubs_epi16(q, xv);
   }
-  // |w| (unsigned) times x carrying w's sign: exact for w = −128 too (x is −128 only where dx = 0).
+  // |w| (unsigned) times x carrying w's sign: exact for any weight byte, −128 included (x is −128 only
+  // where x·id was not finite, i.e. dx is 0 or not finite).
   const __m256i w = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(wb + 2));
   return _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_abs_epi8(w), _mm256_sign_epi8(xv, w)), _mm256_set1_epi16(1));
 }
@@ -188,6 +191,10 @@ inline void row_sums(const uint8_t* row, int r, const uint8_t* const* xb, const 
   int64_t g = 0;
   for (; g + 8 <= nbc; g += 8) {
     const uint8_t* wb = row + g * bb;
+    // The hardware prefetcher alone leaves DRAM idle while a group computes (and stops at 4 KiB pages);
+    // ask for the lines 4 KiB ahead — a thread's rows are contiguous, so this runs on into its next rows.
+    // A prefetch is a hint: past the end of the matrix it does nothing.
+    for (int64_t l = 0; l < 8 * bb; l += 64) _mm_prefetch(reinterpret_cast<const char*>(wb + kPrefetch + l), _MM_HINT_T0);
     uint16_t* sc = &t.scale[g][r];
     for (int j = 0; j < 8; j++) sc[8 * j] = ld16(wb + j * bb);
     int32_t* dst = &t.isum[0][r][g];
