@@ -5,6 +5,8 @@
 // Accuracy (checked by the consistency suite against the ts backend): exp ≈ 2 ulp over the f32 range,
 // erf ≈ 1e-7 absolute, tanh/sigmoid ≈ 1e-7 absolute. Scalar kernels use <cmath> instead.
 #pragma once
+#include <cstdint>
+
 #include "simd.h"
 
 #if LLAVA_HAVE_AVX2
