@@ -85,3 +85,13 @@ export function inferShape(op: string, from: Shape, to: Shape): number[] {
   if (numel(out) !== total) throw new Error(`${op}: cannot reshape ${fmtShape(from)} to ${fmtShape(to)}`);
   return out;
 }
+
+/** Multi-dim index of row-major flat index `i` in `shape` (error messages name positions with it). */
+export function unravelIndex(i: number, shape: Shape): number[] {
+  const idx = new Array<number>(shape.length);
+  for (let d = shape.length - 1; d >= 0; d--) {
+    idx[d] = i % shape[d]!;
+    i = Math.floor(i / shape[d]!);
+  }
+  return idx;
+}

@@ -10,5 +10,11 @@ export * from './factory.js';
 export * from './view.js';
 export * from './elementwise.js';
 export * from './reduce.js';
+export * from './linalg.js';
+export * from './nn.js';
+export * from './attention.js';
+export * from './loss.js';
+export * from './indexing.js';
+export * from './conv.js';
 
 setGradHelpers({ add: (a, b) => add(a, b), clone: (a) => clone(a), onesLike: (a) => onesLike(a) });
