@@ -3,6 +3,7 @@
 #include "strided.h"
 
 #include <string>
+#include <vector>
 
 #include "threadpool.h"
 
@@ -59,6 +60,34 @@ void read_shape(const Args& a, int* p, Layout* L) {
   }
 }
 
+uint8_t* check_view(const Args& a, int buf, int esize, int64_t off, int nd, const int64_t* shape, const int64_t* st, const char* what) {
+  int64_t extent = 1;  // elements from the offset to the last one reachable, inclusive
+  bool empty = false;
+  for (int d = 0; d < nd; d++) {
+    if (shape[d] < 0) a.fail(std::string(what) + ": negative size");
+    if (st[d] < 0) a.fail(std::string(what) + ": negative stride");
+    if (shape[d] == 0) empty = true;
+    int64_t span;
+    if (__builtin_mul_overflow(shape[d] > 0 ? shape[d] - 1 : 0, st[d], &span) || __builtin_add_overflow(extent, span, &extent)) {
+      a.fail(std::string(what) + ": strides too large for shape " + dims_str(nd, shape));
+    }
+  }
+  if (off < 0) a.fail(std::string(what) + ": negative offset");
+  if (empty) extent = 0;
+  int64_t bytes, off_bytes, end;
+  if (__builtin_mul_overflow(extent, int64_t(esize), &bytes) || __builtin_mul_overflow(off, int64_t(esize), &off_bytes) ||
+      __builtin_add_overflow(off_bytes, bytes, &end)) {
+    a.fail(std::string(what) + ": view too large");
+  }
+  if (buf < 0 || buf >= a.nbuf) a.fail(std::string(what) + ": buffer " + std::to_string(buf) + " missing");
+  if (end > static_cast<int64_t>(a.buf[buf].bytes)) {
+    a.fail(std::string(what) + " (shape " + dims_str(nd, shape) + ", strides " + dims_str(nd, st) + ", offset " + std::to_string(off) +
+           ") reaches element " + std::to_string(off + extent - 1) + " of a buffer of " + std::to_string(a.buf[buf].bytes / esize) +
+           " elements");
+  }
+  return a.checked(buf, off_bytes, bytes);
+}
+
 void read_operand(const Args& a, int* p, Layout* L, int buf, int esize, const char* what, int64_t last_size) {
   if (L->nops >= kMaxOps) a.fail("too many operands");
   const int k = L->nops++;
@@ -66,49 +95,15 @@ void read_operand(const Args& a, int* p, Layout* L, int buf, int esize, const ch
   int64_t shape[kMaxDims];
   for (int d = 0; d < L->nd; d++) {
     shape[d] = L->shape[d];
-    const int64_t s = a.i((*p)++);
-    if (s < 0) a.fail(std::string(what) + ": negative stride");
-    L->st[k][d] = s;
+    L->st[k][d] = a.i((*p)++);
   }
   if (last_size >= 0 && L->nd > 0) shape[L->nd - 1] = last_size;
   L->esize[k] = esize;
-  int64_t extent = 1;  // elements from the offset to the last one reachable, inclusive
-  bool empty = false;
-  for (int d = 0; d < L->nd; d++) {
-    if (shape[d] == 0) empty = true;
-    int64_t span;
-    if (__builtin_mul_overflow(shape[d] > 0 ? shape[d] - 1 : 0, L->st[k][d], &span) || __builtin_add_overflow(extent, span, &extent)) {
-      a.fail(std::string(what) + ": strides too large for shape " + dims_str(L->nd, shape));
-    }
-  }
-  if (off < 0) a.fail(std::string(what) + ": negative offset");
-  if (empty) extent = 0;
-  int64_t bytes, off_bytes;
-  if (__builtin_mul_overflow(extent, int64_t(esize), &bytes) || __builtin_mul_overflow(off, int64_t(esize), &off_bytes)) {
-    a.fail(std::string(what) + ": view too large");
-  }
-  if (buf < 0 || buf >= a.nbuf) a.fail(std::string(what) + ": buffer " + std::to_string(buf) + " missing");
-  if (off_bytes + bytes > static_cast<int64_t>(a.buf[buf].bytes)) {
-    a.fail(std::string(what) + " (shape " + dims_str(L->nd, shape) + ", strides " + dims_str(L->nd, L->st[k]) + ", offset " +
-           std::to_string(off) + ") reaches element " + std::to_string(off + extent - 1) + " of a buffer of " +
-           std::to_string(a.buf[buf].bytes / esize) + " elements");
-  }
-  L->base[k] = a.checked(buf, off_bytes, bytes);
+  L->base[k] = check_view(a, buf, esize, off, L->nd, shape, L->st[k], what);
 }
 
 uint8_t* check_vector(const Args& a, int buf, int esize, int64_t off, int64_t n, int64_t st, const char* what) {
-  if (n < 0 || st < 0 || off < 0) a.fail(std::string(what) + ": negative size, stride or offset");
-  int64_t extent = 0;
-  if (n > 0 && (__builtin_mul_overflow(n - 1, st, &extent) || __builtin_add_overflow(extent, int64_t(1), &extent))) {
-    a.fail(std::string(what) + ": stride too large");
-  }
-  if (buf < 0 || buf >= a.nbuf) a.fail(std::string(what) + ": buffer " + std::to_string(buf) + " missing");
-  if ((off + extent) * esize > static_cast<int64_t>(a.buf[buf].bytes)) {
-    a.fail(std::string(what) + " ([" + std::to_string(n) + "] stride " + std::to_string(st) + " offset " + std::to_string(off) +
-           ") reaches element " + std::to_string(off + extent - 1) + " of a buffer of " + std::to_string(a.buf[buf].bytes / esize) +
-           " elements");
-  }
-  return a.checked(buf, off * esize, extent * esize);
+  return check_view(a, buf, esize, off, 1, &n, &st, what);
 }
 
 void coalesce(Layout* L) {
@@ -180,6 +175,33 @@ void run_rows(const Layout& L, RowFn fn, const void* ctx, int64_t min_per_thread
       od.next();
     }
   });
+}
+
+void run_row_pairs(Layout* L, RowPairFn fn, const void* ctx, int64_t min_elems) {
+  int64_t rs[kMaxOps];
+  const int64_t n = pop_last_dim(L, rs);
+  coalesce(L);
+  if (L->numel == 0 || n == 0) return;
+  const int64_t per = (min_elems + n - 1) / n;
+  const bool gather = rs[0] != 1 || rs[1] != 1;
+  std::vector<float> scratch(gather ? static_cast<size_t>(2 * n * threads_for(L->numel, per)) : 0);
+  struct Ctx {
+    RowPairFn fn;
+    const void* ctx;
+    int64_t n, so, sx;
+    float* scratch;
+  } c{fn, ctx, n, rs[0], rs[1], scratch.data()};
+  run_points(*L, [](const void* cp, uint8_t* const* p, int tid) {
+    const Ctx* c = static_cast<const Ctx*>(cp);
+    float* out = reinterpret_cast<float*>(p[0]);
+    const float* x = reinterpret_cast<const float*>(p[1]);
+    if (c->so == 1 && c->sx == 1) return c->fn(c->ctx, out, x, c->n);
+    float* xs = c->scratch + 2 * c->n * tid;
+    float* os = xs + c->n;
+    for (int64_t i = 0; i < c->n; i++) xs[i] = x[i * c->sx];
+    c->fn(c->ctx, os, xs, c->n);
+    for (int64_t i = 0; i < c->n; i++) out[i * c->so] = os[i];
+  }, &c, per);
 }
 
 void run_points(const Layout& L, PointFn fn, const void* ctx, int64_t min_per_thread) {

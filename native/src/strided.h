@@ -40,7 +40,10 @@ void read_shape(const Args& a, int* p, Layout* L);
 // sense when that dim is then taken off with pop_last_dim.
 void read_operand(const Args& a, int* p, Layout* L, int buf, int esize, const char* what, int64_t last_size = -1);
 
-// Pointer to element `off` of an operand given directly (a view of shape [n] with stride `st`), checked.
+// Pointer to element `off` of a view given directly (shape, strides in elements), after checking that every
+// element it reaches lies inside buffer `buf`; `what` names it in errors.
+uint8_t* check_view(const Args& a, int buf, int esize, int64_t off, int nd, const int64_t* shape, const int64_t* st, const char* what);
+// The same for a vector of n elements with stride st.
 uint8_t* check_vector(const Args& a, int buf, int esize, int64_t off, int64_t n, int64_t st, const char* what);
 
 // Drops size-1 dims and merges neighbours that are contiguous with each other in every operand. A layout
@@ -61,6 +64,12 @@ void run_rows(const Layout& L, RowFn fn, const void* ctx, int64_t min_per_thread
 
 // fn at every index of L (which may have nd = 0: one point); threads when numel >= 2·min_per_thread.
 void run_points(const Layout& L, PointFn fn, const void* ctx, int64_t min_per_thread);
+
+// Row kernels (norms, softmax): L holds out (operand 0) and x (operand 1) over the full shape; fn runs on
+// every row of the last dim, seeing contiguous rows (strided ones are gathered into / scattered from
+// per-thread scratch). Threads when there are at least 2·min_elems elements.
+using RowPairFn = void (*)(const void* ctx, float* out, const float* x, int64_t n);
+void run_row_pairs(Layout* L, RowPairFn fn, const void* ctx, int64_t min_elems);
 
 // Number of threads run_points / run_rows will use for `work` units with `min_per_thread` each (kernels
 // size per-thread scratch with it).

@@ -67,7 +67,8 @@ function call(name: string, arrays: TypedArray[], params: number[] | string): Ke
   return typeof params === 'string' ? params : { name, arrays, params };
 }
 
-function run(c: KernelCall | string): KernelResult {
+/** Runs a described call, or returns its decline reason (the shape every native kernel wrapper has). */
+export function runCall(c: KernelCall | string): KernelResult {
   if (typeof c === 'string') return c;
   runKernel(c.name, c.arrays, c.params);
 }
@@ -145,12 +146,12 @@ export function indexSelectCall(out: Tensor, x: Tensor, axis: number, idx: Tenso
 }
 
 export const elementwiseKernels: Partial<Kernels> = {
-  fill: (out, value) => run(fillCall(out, value)),
-  copy: (out, src) => run(copyCall(out, src)),
-  unary: (op, out, x) => run(unaryCall(op, out, x)),
-  binary: (op, out, a, b) => run(binaryCall(op, out, a, b)),
-  compare: (op, out, a, b) => run(compareCall(op, out, a, b)),
-  where: (out, cond, a, b) => run(whereCall(out, cond, a, b)),
-  reduce: (op, out, x, axes) => run(reduceCall(op, out, x, axes)),
-  indexSelect: (out, x, axis, idx) => run(indexSelectCall(out, x, axis, idx)),
+  fill: (out, value) => runCall(fillCall(out, value)),
+  copy: (out, src) => runCall(copyCall(out, src)),
+  unary: (op, out, x) => runCall(unaryCall(op, out, x)),
+  binary: (op, out, a, b) => runCall(binaryCall(op, out, a, b)),
+  compare: (op, out, a, b) => runCall(compareCall(op, out, a, b)),
+  where: (out, cond, a, b) => runCall(whereCall(out, cond, a, b)),
+  reduce: (op, out, x, axes) => runCall(reduceCall(op, out, x, axes)),
+  indexSelect: (out, x, axis, idx) => runCall(indexSelectCall(out, x, axis, idx)),
 };
