@@ -27,7 +27,8 @@ export function writer(t: Tensor): (off: number, v: number) => void {
   switch (t.dtype) {
     case 'f16': return (o, v) => { d[o] = f32ToF16Bits(v); };
     case 'bf16': return (o, v) => { d[o] = f32ToBf16Bits(v); };
-    case 'bool': return (o, v) => { d[o] = v ? 1 : 0; };
+    // Nonzero is true, NaN included (as C and torch convert).
+    case 'bool': return (o, v) => { d[o] = v !== 0 ? 1 : 0; };
     case 'i32': return (o, v) => { d[o] = Math.trunc(v); };
     case 'u8': return (o, v) => { d[o] = Math.trunc(v) & 0xff; };
     default: return (o, v) => { d[o] = v; };

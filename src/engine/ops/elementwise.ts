@@ -71,10 +71,14 @@ export const add = binary('add', (g) => [g, g]);
 export const sub = binary('sub', (g) => [g, neg(g)]);
 export const mul = binary('mul', (g, a, b, _o, n) => [n[0] ? mul(g, b) : null, n[1] ? mul(g, a) : null]);
 export const div = binary('div', (g, a, b, out, n) => [n[0] ? div(g, b) : null, n[1] ? neg(div(mul(g, out), b)) : null]);
-export const pow = binary('pow', (g, a, b, out, n) => [
-  n[0] ? mul(g, mul(b, pow(a, sub(b, 1)))) : null,
-  n[1] ? mul(g, mul(out, log(a))) : null,
-]);
+/** As torch: no gradient through a zero exponent, and none to the exponent at a zero base (b ≥ 0). */
+export const pow = binary('pow', (g, a, b, out, n) => {
+  const zero = scalarLike(0, g);
+  return [
+    n[0] ? mul(g, where(eq(b, zero), zero, mul(b, pow(a, sub(b, 1))))) : null,
+    n[1] ? mul(g, where(eq(a, zero), where(ge(b, zero), zero, mul(out, log(a))), mul(out, log(a)))) : null,
+  ];
+});
 /** Ties send half of the gradient to each side (as PyTorch does). */
 export const maximum = binary('maximum', (g, a, b) => {
   const wa = add(toFloat(gt(a, b), g.dtype), mul(toFloat(eq(a, b), g.dtype), 0.5));
@@ -199,8 +203,9 @@ const whereOp = defineOp({
   },
 });
 
-/** cond ? a : b elementwise, broadcasting all three. */
+/** cond ? a : b elementwise, broadcasting all three (two numbers give an f32 result, as torch). */
 export function where(cond: Tensor, a: Operand, b: Operand): Tensor {
+  if (typeof a === 'number' && typeof b === 'number') a = tensor(a);
   const [x, y] = lift('where', a, b);
   return whereOp(cond, x, y);
 }

@@ -35,7 +35,7 @@ export function encodeValues(values: ArrayLike<number>, shape: Shape, dtype: DTy
     const enc = dtype === 'f16' ? f32ToF16Bits : f32ToBf16Bits;
     for (let i = 0; i < n; i++) arr[i] = enc(values[i]!);
   } else if (dtype === 'bool') {
-    for (let i = 0; i < n; i++) arr[i] = values[i] ? 1 : 0;
+    for (let i = 0; i < n; i++) arr[i] = values[i] !== 0 ? 1 : 0;
   } else {
     for (let i = 0; i < n; i++) arr[i] = values[i]!;
   }
@@ -91,7 +91,7 @@ export function zeros(shape: Shape, dtype: DType = 'f32'): Tensor {
 
 export function full(shape: Shape, value: number, dtype: DType = 'f32'): Tensor {
   const t = zeros(shape, dtype);
-  const v = dtype === 'f16' ? f32ToF16Bits(value) : dtype === 'bf16' ? f32ToBf16Bits(value) : dtype === 'bool' ? (value ? 1 : 0) : value;
+  const v = dtype === 'f16' ? f32ToF16Bits(value) : dtype === 'bf16' ? f32ToBf16Bits(value) : dtype === 'bool' ? (value !== 0 ? 1 : 0) : value;
   t.data.fill(v);
   return t;
 }
@@ -106,9 +106,13 @@ export function onesLike(t: Tensor, dtype: DType = t.dtype): Tensor {
   return ones(t.shape, dtype);
 }
 
-/** [start, end) by step (PyTorch semantics; `arange(n)` = 0..n−1). */
-export function arange(start: number, end?: number, step = 1, dtype: DType = 'i32'): Tensor {
+/**
+ * [start, end) by step (PyTorch semantics; `arange(n)` = 0..n−1). Default dtype: i32 when every argument
+ * is an integer, else f32 (as torch picks int64/float32).
+ */
+export function arange(start: number, end?: number, step = 1, dtype?: DType): Tensor {
   if (end === undefined) { end = start; start = 0; }
+  dtype ??= [start, end, step].every(Number.isInteger) ? 'i32' : 'f32';
   if (step === 0) throw new Error('arange: step must not be 0');
   const n = Math.max(0, Math.ceil((end - start) / step));
   const t = zeros([n], dtype);

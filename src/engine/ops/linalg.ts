@@ -39,7 +39,12 @@ const matmulOp = defineOp({
     const [M, K] = a.shape.slice(-2) as [number, number];
     const [K2, N] = b.shape.slice(-2) as [number, number];
     if (K !== K2) throw fail(`inner dimensions differ (${K} vs ${K2})`);
-    const batch = broadcastShapes('matmul', a.shape.slice(0, -2), b.shape.slice(0, -2));
+    let batch: number[];
+    try {
+      batch = broadcastShapes('matmul', a.shape.slice(0, -2), b.shape.slice(0, -2));
+    } catch {
+      throw fail('batch dims do not broadcast');
+    }
     const out = empty([...batch, M, N], a.dtype);
     dispatch('matmul', out, expandView(a, [...batch, M, K]), expandView(b, [...batch, K, N]));
     ctx.save(a, b);

@@ -3,5 +3,7 @@
  */
 import type { OpCase } from './types.js';
 import { cases as elementwise } from './elementwise.js';
+import { cases as linalg } from './linalg.js';
+import { cases as nn } from './nn.js';
 
-export const allCases: OpCase[] = [...elementwise];
+export const allCases: OpCase[] = [...elementwise, ...linalg, ...nn];
