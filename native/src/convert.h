@@ -1,7 +1,7 @@
 // Storage dtypes as the native kernels number them, and element conversion with exactly the semantics of
 // the `ts` backend's reader/writer (src/backends/ts/elementwise.ts): values pass through a double; f16/bf16
 // targets round to f32 first and then to nearest even; i32 targets truncate and wrap like a JS Int32Array
-// store (NaN/±inf → 0); u8 keeps the low 8 bits of that; bool is (v != 0 and not NaN).
+// store (NaN/±inf → 0); u8 keeps the low 8 bits of that; bool is v != 0 (NaN is true, as in C and torch).
 //
 // Also the shared pieces of the copy kernel (copy.cc) that its AVX2 variant (copy_avx2.cc) reuses.
 // Not here: quantized formats (q8_0/q4_0 stay in the ts backend), the kernels themselves.
@@ -53,7 +53,7 @@ static inline void store_from_double(int dt, uint8_t* p, double v) {
     case DT_BF16: { const uint16_t h = f32_to_bf16(static_cast<float>(v)); std::memcpy(p, &h, 2); return; }
     case DT_I32: { const int32_t i = js_to_int32(v); std::memcpy(p, &i, 4); return; }
     case DT_U8: *p = static_cast<uint8_t>(js_to_int32(v) & 0xff); return;
-    default: *p = (v != 0 && v == v) ? 1 : 0; return;
+    default: *p = v != 0 ? 1 : 0; return;  // NaN is true
   }
 }
 

@@ -62,11 +62,7 @@ static inline __m256 unary_vec(int op, __m256 x) {
     }
     case U_QUICK_GELU: return _mm256_mul_ps(x, vm::sigmoid(_mm256_mul_ps(_mm256_set1_ps(1.702f), x)));
     case U_SILU: return _mm256_mul_ps(x, vm::sigmoid(x));
-    default: {
-      // erf: vm::erf clamps, so NaN must be carried through explicitly.
-      const __m256 nan = _mm256_cmp_ps(x, x, _CMP_UNORD_Q);
-      return _mm256_blendv_ps(vm::erf(x), x, nan);
-    }
+    default: return vm::erf(x);
   }
 }
 
