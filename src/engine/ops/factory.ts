@@ -59,8 +59,9 @@ export function tensor(values: Nested | ArrayLike<number>, opts: TensorOptions =
     const shape = opts.shape ?? [(values as TypedArray).length];
     checkShape('tensor', shape);
     const ta = values as TypedArray;
+    // Same-kind typed arrays become the storage as they are (bool is normalised to 0/1, so it copies).
     const direct = (dtype === 'f32' && ta instanceof Float32Array) || (dtype === 'f64' && ta instanceof Float64Array) ||
-      (dtype === 'i32' && ta instanceof Int32Array) || ((dtype === 'u8' || dtype === 'bool') && ta instanceof Uint8Array && dtype === 'u8');
+      (dtype === 'i32' && ta instanceof Int32Array) || (dtype === 'u8' && ta instanceof Uint8Array);
     t = direct && ta.length === numel(shape) ? new Tensor(ta, dtype, shape) : new Tensor(encodeValues(ta, shape, dtype), dtype, shape);
   } else if (typeof values === 'number' || typeof values === 'boolean') {
     const shape = opts.shape ?? [];
