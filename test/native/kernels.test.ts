@@ -109,6 +109,16 @@ describe('native elementwise kernels against their naive twins', { skip }, () =>
     }
   });
 
+  test('copy: sources transposed in their last two dims (tiled), batched and ragged', () => {
+    for (const [s, d] of [['f32', 'f32'], ['f32', 'f16'], ['bf16', 'f32'], ['u8', 'i32'], ['f64', 'f64']] as [DType, DType][]) {
+      for (const [b, r, c] of [[1, 16, 16], [3, 40, 50], [2, 33, 70], [1, 300, 260]]) {
+        const x = filled([b!, c!, r!], s).transpose(1, 2);
+        checkFast(copyCall(empty([b!, r!, c!], d), x), 'exact', `copy ${s}→${d} transposed [${b}, ${r}, ${c}]`);
+        checkFast(copyCall(empty([r!, b!, c!], d).transpose(0, 1), x), 'exact', `copy ${s}→${d} transposed into a permuted target`);
+      }
+    }
+  });
+
   test('copy: 0-d, empty, and a size split across threads', () => {
     checkFast(copyCall(empty([], 'f16'), tensor(1.5)), 'exact', 'copy 0-d');
     checkFast(copyCall(empty([0, 4], 'f32'), empty([0, 4], 'f16')), 'exact', 'copy empty');

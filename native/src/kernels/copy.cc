@@ -3,13 +3,15 @@
 //
 // Params: src dtype, dst dtype, nd, shape[nd], out offset, out strides[nd], src offset, src strides[nd];
 // buffers: [out, src]. Scalar (typed loops; memcpy for same-dtype contiguous rows) and naive (element by
-// element through a double) here; F16C/AVX2 rows for f32 ↔ f16/bf16 in copy_avx2.cc.
+// element through a double) here, with 32 × 32 tiles for sources transposed in their last two dims; F16C/AVX2
+// rows for f32 ↔ f16/bf16 in copy_avx2.cc.
 // Not here: q8_0/q4_0 dequantization (the ts backend does it), fill (fill.cc).
 #include <cstring>
 #include <string>
 
 #include "../convert.h"
 #include "../strided.h"
+#include "../threadpool.h"
 
 namespace llava {
 namespace {
@@ -110,12 +112,45 @@ RowFn copy_row_scalar(int s, int d) {
   }
 }
 
+// A source transposed in its last two dims (stride 1 on the second-to-last) read row by row would touch a
+// new cache line per element; 32 × 32 tiles keep both sides' lines in L1. Returns false when the layout
+// is not of that kind.
+bool copy_tiled(const Layout& L, RowFn fn) {
+  const int nd = L.nd;
+  if (nd < 2 || L.st[0][nd - 1] != 1 || L.st[1][nd - 1] <= 1 || L.st[1][nd - 2] != 1) return false;
+  const int64_t R = L.shape[nd - 2], C = L.shape[nd - 1];
+  if (R < 16 || C < 16) return false;
+  constexpr int64_t T = 32;
+  const int64_t tr = (R + T - 1) / T, tc = (C + T - 1) / T, batch = L.numel / (R * C);
+  parallel_for(batch * tr * tc, (kMinPerThread + T * T - 1) / (T * T), [&](int64_t b, int64_t e, int) {
+    for (int64_t t = b; t < e; t++) {
+      int64_t rest = t / (tr * tc), off[2] = {0, 0};
+      for (int d = nd - 3; d >= 0; d--) {
+        const int64_t i = rest % L.shape[d];
+        rest /= L.shape[d];
+        for (int k = 0; k < 2; k++) off[k] += i * L.st[k][d];
+      }
+      const int64_t i0 = (t / tc) % tr * T, j0 = t % tc * T;
+      const int64_t ni = R - i0 < T ? R - i0 : T, nj = C - j0 < T ? C - j0 : T;
+      const int64_t st[2] = {1, L.st[1][nd - 1]};
+      for (int64_t i = i0; i < i0 + ni; i++) {
+        uint8_t* p[2] = {L.base[0] + (off[0] + i * L.st[0][nd - 2] + j0) * L.esize[0],
+                         L.base[1] + (off[1] + i + j0 * L.st[1][nd - 1]) * L.esize[1]};
+        fn(nullptr, nj, p, st);
+      }
+    }
+  });
+  return true;
+}
+
 void copy_with(const Args& a, RowFn (*select)(int src, int dst)) {
   Layout L;
   int src, dst;
   read_copy(a, &L, &src, &dst);
   coalesce(&L);
-  run_rows(L, select(src, dst), nullptr, kMinPerThread);
+  if (L.numel == 0) return;
+  const RowFn fn = select(src, dst);
+  if (!copy_tiled(L, fn)) run_rows(L, fn, nullptr, kMinPerThread);
 }
 
 }  // namespace llava
