@@ -192,15 +192,15 @@ void run_row_pairs(Layout* L, RowPairFn fn, const void* ctx, int64_t min_elems) 
     float* scratch;
   } c{fn, ctx, n, rs[0], rs[1], scratch.data()};
   run_points(*L, [](const void* cp, uint8_t* const* p, int tid) {
-    const Ctx* c = static_cast<const Ctx*>(cp);
+    const Ctx* k = static_cast<const Ctx*>(cp);
     float* out = reinterpret_cast<float*>(p[0]);
     const float* x = reinterpret_cast<const float*>(p[1]);
-    if (c->so == 1 && c->sx == 1) return c->fn(c->ctx, out, x, c->n);
-    float* xs = c->scratch + 2 * c->n * tid;
-    float* os = xs + c->n;
-    for (int64_t i = 0; i < c->n; i++) xs[i] = x[i * c->sx];
-    c->fn(c->ctx, os, xs, c->n);
-    for (int64_t i = 0; i < c->n; i++) out[i * c->so] = os[i];
+    if (k->so == 1 && k->sx == 1) return k->fn(k->ctx, out, x, k->n);
+    float* xs = k->scratch + 2 * k->n * tid;
+    float* os = xs + k->n;
+    for (int64_t i = 0; i < k->n; i++) xs[i] = x[i * k->sx];
+    k->fn(k->ctx, os, xs, k->n);
+    for (int64_t i = 0; i < k->n; i++) out[i * k->so] = os[i];
   }, &c, per);
 }
 

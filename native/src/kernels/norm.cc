@@ -118,9 +118,9 @@ void layer_norm_with(const Args& a, const NormLoops& f) {
   af.w = read_vec(a, &p, 2, n, &af.wc, "weight");
   af.b = read_vec(a, &p, 3, n, &af.bc, "bias");
   const Call c{&f, af.w, af.b, eps};
-  run_row_pairs(&L, [](const void* cp, float* out, const float* x, int64_t n) {
-    const Call* c = static_cast<const Call*>(cp);
-    c->f->layer_norm(out, x, n, c->w, c->b, c->eps);
+  run_row_pairs(&L, [](const void* cp, float* out, const float* x, int64_t len) {
+    const Call* k = static_cast<const Call*>(cp);
+    k->f->layer_norm(out, x, len, k->w, k->b, k->eps);
   }, &c, kMinPerThread);
 }
 
@@ -134,9 +134,9 @@ void rms_norm_with(const Args& a, const NormLoops& f) {
   p = 1;
   af.w = read_vec(a, &p, 2, n, &af.wc, "weight");
   const Call c{&f, af.w, nullptr, eps};
-  run_row_pairs(&L, [](const void* cp, float* out, const float* x, int64_t n) {
-    const Call* c = static_cast<const Call*>(cp);
-    c->f->rms_norm(out, x, n, c->w, c->eps);
+  run_row_pairs(&L, [](const void* cp, float* out, const float* x, int64_t len) {
+    const Call* k = static_cast<const Call*>(cp);
+    k->f->rms_norm(out, x, len, k->w, k->eps);
   }, &c, kMinPerThread);
 }
 

@@ -82,8 +82,8 @@ void softmax_with(const Args& a, const SoftmaxLoops& f) {
   read_operand(a, &p, &L, 0, 4, "out");
   read_operand(a, &p, &L, 1, 4, "x");
   run_row_pairs(&L, [](const void* cp, float* out, const float* x, int64_t n) {
-    const Call* c = static_cast<const Call*>(cp);
-    c->f->softmax(out, x, n, c->log);
+    const Call* k = static_cast<const Call*>(cp);
+    k->f->softmax(out, x, n, k->log);
   }, &c, kMinPerThread);
 }
 

@@ -47,9 +47,9 @@ static float exp_sum(const float* x, int64_t n, float m, float* e) {
     s1 = _mm256_add_ps(s1, e1);
   }
   for (; i < n; i += 8) {
-    const __m256i m = tail_mask(n - i);
-    const __m256 v = _mm256_and_ps(vm::exp(_mm256_sub_ps(_mm256_maskload_ps(x + i, m), vm_)), _mm256_castsi256_ps(m));
-    if (e) _mm256_maskstore_ps(e + i, m, v);
+    const __m256i mk = tail_mask(n - i);
+    const __m256 v = _mm256_and_ps(vm::exp(_mm256_sub_ps(_mm256_maskload_ps(x + i, mk), vm_)), _mm256_castsi256_ps(mk));
+    if (e) _mm256_maskstore_ps(e + i, mk, v);
     s0 = _mm256_add_ps(s0, v);
   }
   return vm::hsum(_mm256_add_ps(s0, s1));
