@@ -26,8 +26,9 @@ struct Pool {
   int active = 1;  // threads taking part in the current job (including the caller)
   int size = 1;    // worker threads + 1
 
-  void worker_loop(int tid) {
-    uint64_t seen = 0;
+  // `seen` starts at the generation current when the worker was created: a worker added by a resize
+  // must not take the last job (whose fn/ctx are gone) for a new one.
+  void worker_loop(int tid, uint64_t seen) {
     for (;;) {
       uint64_t g = generation.load(std::memory_order_acquire);
       if (g == seen) {
@@ -59,7 +60,8 @@ struct Pool {
     shutdown();
     stop = false;
     size = n < 1 ? 1 : n;
-    for (int t = 1; t < size; t++) workers.emplace_back([this, t] { worker_loop(t); });
+    const uint64_t g = generation.load();
+    for (int t = 1; t < size; t++) workers.emplace_back([this, t, g] { worker_loop(t, g); });
   }
 
   void shutdown() {

@@ -4,11 +4,13 @@
  */
 import type { Kernels } from '../../engine/kernels.js';
 import { isQuant } from '../../engine/dtype.js';
-import { quantLinear } from './quant.js';
+import { quantLinear, smallMLinear } from './quant.js';
 
 export const linalgKernels: Partial<Kernels> = {
   linear(out, x, w, bias) {
     if (isQuant(w.dtype)) return quantLinear(out, x, w, bias);
+    const small = smallMLinear(out, x, w, bias);
+    if (small === undefined) return;
     return 'native float linear is not written yet';
   },
 };
