@@ -13,6 +13,12 @@ import { fileURLToPath } from 'node:url';
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 const qemu = spawnSync('qemu-x86_64', ['-version'], { encoding: 'utf8' });
 const usable = process.arch === 'x64' && qemu.status === 0;
+/** The child runs its tests standalone (TAP text), not as a child of this runner (binary protocol). */
+function childEnv(): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...process.env, LLAVA_QUIET: '1' };
+  delete env.NODE_TEST_CONTEXT;
+  return env;
+}
 const skip = !usable && (process.env.CI === 'true' ? false : 'qemu-x86_64 not installed (x64 only)');
 
 for (const suite of ['native/kernels.test.js', 'engine/consistency.test.js']) {
@@ -21,7 +27,7 @@ for (const suite of ['native/kernels.test.js', 'engine/consistency.test.js']) {
     const r = spawnSync('qemu-x86_64', ['-cpu', 'Nehalem', process.execPath, path.join(root, 'dist', 'test', suite)], {
       cwd: root,
       encoding: 'utf8',
-      env: { ...process.env, LLAVA_QUIET: '1' },
+      env: childEnv(),
       maxBuffer: 64 * 1024 * 1024,
     });
     const summary = r.stdout.split('\n').filter((l) => /^# (pass|fail)/.test(l)).join(', ');
@@ -35,7 +41,7 @@ test('under emulation the addon reports no AVX2 and runs the scalar path', { ski
     await import(${JSON.stringify(path.join(root, 'dist', 'src', 'index.js'))});
     const a = loadAddon(); process.stdout.write(JSON.stringify({ cpu: a.cpu(), backend: (await import(${JSON.stringify(path.join(root, 'dist', 'src', 'engine', 'backend.js'))})).activeBackend().describe() }));`;
   const r = spawnSync('qemu-x86_64', ['-cpu', 'Nehalem', process.execPath, '--input-type=module', '-e', script], {
-    encoding: 'utf8', env: { ...process.env, LLAVA_QUIET: '1' },
+    encoding: 'utf8', env: childEnv(),
   });
   assert.equal(r.status, 0, r.stderr);
   const info = JSON.parse(r.stdout);
