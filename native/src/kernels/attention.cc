@@ -196,7 +196,8 @@ void attention_with(const Args& a, const AttnLoops& f) {
   if (tasks == 0) return;
   const int64_t bq = P.Tq < kBq ? P.Tq : kBq;
   const int64_t work = bq * (P.Tk + 1) * (P.D + P.Dv + 1);  // per task, in multiply-adds
-  const int64_t per = work >= (1 << 15) ? 1 : ((1 << 15) + work - 1) / work;
+  // Waking the pool costs tens of microseconds on a busy machine: give each thread at least ~2^18 multiply-adds.
+  const int64_t per = work >= (1 << 18) ? 1 : ((1 << 18) + work - 1) / work;
   const int64_t scratch_per = kBq * kBk + kBq * P.Dv + 2 * kBq;
   std::vector<float> scratch(static_cast<size_t>(scratch_per * threads_for(tasks, per)));
   parallel_for(tasks, per, [&](int64_t t0, int64_t t1, int tid) {
