@@ -64,6 +64,12 @@ export function withBackend<T>(name: string, fn: () => T): T {
 }
 
 const fallbacks = new Map<string, number>();
+let dispatches = 0;
+
+/** Kernel dispatches since the process started (benchmarks count the calls a forward makes). */
+export function dispatchCount(): number {
+  return dispatches;
+}
 
 /** Fallback counts keyed "backend:kernel:reason" since the last reset. */
 export function fallbackStats(): Map<string, number> {
@@ -74,6 +80,7 @@ export function resetFallbackStats(): void {
 }
 
 export function dispatch<K extends KernelName>(name: K, ...args: Parameters<Kernels[K]>): void {
+  dispatches++;
   const b = activeBackend();
   const k = b.kernels[name] as ((...a: Parameters<Kernels[K]>) => unknown) | undefined;
   let reason = 'missing';

@@ -29,6 +29,8 @@ export function matmul(out: Tensor, a: Tensor, b: Tensor): KernelResult {
   const oOff = batchOffsets(out, 2);
   const ad = a.data;
   const od = out.data;
+  const bd = b.data;
+  const half = b.dtype === 'f16' || b.dtype === 'bf16';
   const rb = reader(b);
   for (let p = 0; p < oOff.length; p++) {
     for (let m = 0; m < M; m++) {
@@ -36,7 +38,8 @@ export function matmul(out: Tensor, a: Tensor, b: Tensor): KernelResult {
       for (let n = 0; n < N; n++) {
         const bcol = bOff[p]! + n * bsn;
         let acc = 0;
-        for (let k = 0; k < K; k++) acc += ad[arow + k * ask]! * rb(bcol + k * bsk);
+        if (half) for (let k = 0; k < K; k++) acc += ad[arow + k * ask]! * rb(bcol + k * bsk);
+        else for (let k = 0; k < K; k++) acc += ad[arow + k * ask]! * bd[bcol + k * bsk]!;
         od[oOff[p]! + m * osm + n * osn] = acc;
       }
     }

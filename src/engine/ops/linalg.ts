@@ -47,15 +47,18 @@ const matmulOp = defineOp({
     }
     const out = empty([...batch, M, N], a.dtype);
     dispatch('matmul', out, expandView(a, [...batch, M, K]), expandView(b, [...batch, K, N]));
-    ctx.save(a, b);
+    // Keep only what backward reads: b for a's gradient, a for b's (a frozen weight keeps no activation).
+    const [needA, needB] = ctx.needsGrad;
+    const wantB = needB === true && isFloat(b.dtype);
+    if (ctx.recording) Object.assign(ctx.attrs, { a: wantB ? a : null, b: needA ? b : null, aShape: a.shape, bShape: b.shape });
     return out;
   },
   backward(ctx, g) {
-    const [a, b] = ctx.saved as [Tensor, Tensor];
-    const [needA, needB] = ctx.needsGrad;
+    const { a, b, aShape, bShape } = ctx.attrs as { a: Tensor | null; b: Tensor | null; aShape: number[]; bShape: number[] };
+    ctx.attrs = {};
     return [
-      needA ? sumTo(matmul(g, transpose(b, -1, -2)), a.shape) : null,
-      needB && isFloat(b.dtype) ? sumTo(matmul(transpose(a, -1, -2), g), b.shape) : null,
+      b ? sumTo(matmul(g, transpose(b, -1, -2)), aShape) : null,
+      a ? sumTo(matmul(transpose(a, -1, -2), g), bShape) : null,
     ];
   },
 });
@@ -102,19 +105,21 @@ const linearOp = defineOp({
     const x2 = reshape(x, [-1, K]);
     const out = empty([x2.shape[0]!, N], x.dtype);
     dispatch('linear', out, x2, w, bias);
-    ctx.save(x2, w);
-    ctx.attrs.xShape = x.shape;
+    // Keep only what backward reads: w for x's gradient, x for w's (frozen weights keep no activation).
+    const [needX, needW] = ctx.needsGrad;
+    const wantW = needW === true && isFloat(w.dtype);
+    if (ctx.recording) Object.assign(ctx.attrs, { x2: wantW ? x2 : null, w: needX ? w : null, xShape: x.shape, N });
     return out._view([...lead, N], contiguousStrides([...lead, N]), 0);
   },
   backward(ctx, g) {
-    const [x2, w] = ctx.saved as [Tensor, Tensor];
-    const [needX, needW, needB] = ctx.needsGrad;
-    const g2 = reshape(g, [-1, w.shape[0]!]);
+    const { x2, w, xShape, N } = ctx.attrs as { x2: Tensor | null; w: Tensor | null; xShape: number[]; N: number };
+    ctx.attrs = {};
+    const needB = ctx.needsGrad[2];
+    const g2 = reshape(g, [-1, N]);
     // Half weights go to matmul as they are (it decodes them); quantized ones are dequantized first.
-    const wf = isQuant(w.dtype) ? weightAsFloat(w, g.dtype) : w;
     return [
-      needX ? reshape(matmul(g2, wf), ctx.attrs.xShape as number[]) : null,
-      needW && isFloat(w.dtype) ? matmul(transpose(g2, 0, 1), x2) : null,
+      w ? reshape(matmul(g2, isQuant(w.dtype) ? weightAsFloat(w, g.dtype) : w), xShape) : null,
+      x2 ? matmul(transpose(g2, 0, 1), x2) : null,
       needB ? sum(g2, 0) : null,
     ];
   },
