@@ -90,6 +90,11 @@ static inline __m256 erf(__m256 x) {
   return _mm256_blendv_ps(r, x0, _mm256_cmp_ps(x0, x0, _CMP_UNORD_Q));
 }
 
+// Lanes [0, r) set (r ≥ 8: all): the mask for maskload/maskstore of a ragged tail of r floats.
+static inline __m256i tail_mask(int64_t r) {
+  return _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(r < 8 ? r : 8)), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+}
+
 // Sum of the 8 lanes.
 static inline float hsum(__m256 v) {
   __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));

@@ -13,10 +13,6 @@ LLAVA_AVX2_BEGIN
 namespace llava {
 namespace {
 
-static inline __m256i tail_mask(int64_t r) {
-  return _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(r)), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
-}
-
 // The 8 lane sums of a0..a7 as one vector.
 static inline __m256 hsum8(__m256 a0, __m256 a1, __m256 a2, __m256 a3, __m256 a4, __m256 a5, __m256 a6, __m256 a7) {
   const __m256 t0 = _mm256_hadd_ps(a0, a1), t1 = _mm256_hadd_ps(a2, a3);
@@ -30,7 +26,7 @@ static float dot(const float* a, const float* b, int64_t D) {
   int64_t d = 0;
   for (; d + 8 <= D; d += 8) acc = _mm256_fmadd_ps(_mm256_loadu_ps(a + d), _mm256_loadu_ps(b + d), acc);
   if (d < D) {
-    const __m256i m = tail_mask(D - d);
+    const __m256i m = vm::tail_mask(D - d);
     acc = _mm256_fmadd_ps(_mm256_maskload_ps(a + d, m), _mm256_maskload_ps(b + d, m), acc);
   }
   return vm::hsum(acc);
@@ -39,7 +35,7 @@ static float dot(const float* a, const float* b, int64_t D) {
 void scores(float* S, int64_t ls, const float* q, int64_t qs, int64_t nq, const float* k, int64_t ks, int64_t nk, int64_t D,
             float scale) {
   const __m256 vscale = _mm256_set1_ps(scale);
-  const __m256i tm = tail_mask(D % 8);
+  const __m256i tm = vm::tail_mask(D % 8);
   const int64_t D8 = D - D % 8;
   for (int64_t qi = 0; qi < nq; qi++) {
     const float* a = q + qi * qs;
@@ -86,7 +82,7 @@ float exp_shift(float* p, int64_t n, float m) {
     s = _mm256_add_ps(s, e);
   }
   if (j < n) {
-    const __m256i mk = tail_mask(n - j);
+    const __m256i mk = vm::tail_mask(n - j);
     const __m256 e = _mm256_and_ps(vm::exp(_mm256_sub_ps(_mm256_maskload_ps(p + j, mk), vm_)), _mm256_castsi256_ps(mk));
     _mm256_maskstore_ps(p + j, mk, e);
     s = _mm256_add_ps(s, e);
@@ -114,7 +110,7 @@ void accumulate(float* o, float c, const float* p, int64_t n, const float* v, in
     _mm256_storeu_ps(o + d + 24, o3);
   }
   for (; d < Dv; d += 8) {
-    const __m256i mk = tail_mask(Dv - d);
+    const __m256i mk = vm::tail_mask(Dv - d);
     __m256 acc = _mm256_mul_ps(_mm256_maskload_ps(o + d, mk), vc);
     for (int64_t j = 0; j < n; j++) acc = _mm256_fmadd_ps(_mm256_broadcast_ss(p + j), _mm256_maskload_ps(v + j * vs + d, mk), acc);
     _mm256_maskstore_ps(o + d, mk, acc);

@@ -14,10 +14,6 @@ LLAVA_AVX2_BEGIN
 namespace llava {
 namespace {
 
-static inline __m256i tail_mask(int64_t r) {
-  return _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(r)), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
-}
-
 static inline __m256 per_lane(__m256 x, float (*f)(float)) {
   alignas(32) float v[8];
   _mm256_store_ps(v, x);
@@ -74,7 +70,7 @@ void unary_row(const void* ctx, int64_t n, uint8_t* const* p, const int64_t* st)
   int64_t i = 0;
   for (; i + 8 <= n; i += 8) _mm256_storeu_ps(o + i, unary_vec(OP, _mm256_loadu_ps(x + i)));
   if (i < n) {
-    const __m256i m = tail_mask(n - i);
+    const __m256i m = vm::tail_mask(n - i);
     _mm256_maskstore_ps(o + i, m, unary_vec(OP, _mm256_maskload_ps(x + i, m)));
   }
 }
@@ -120,7 +116,7 @@ void binary_row(const void* ctx, int64_t n, uint8_t* const* p, const int64_t* st
     _mm256_storeu_ps(o + i, binary_vec(OP, x, y));
   }
   if (i < n) {
-    const __m256i m = tail_mask(n - i);
+    const __m256i m = vm::tail_mask(n - i);
     const __m256 x = ab ? av : _mm256_maskload_ps(a + i, m);
     const __m256 y = bb ? bv : _mm256_maskload_ps(b + i, m);
     _mm256_maskstore_ps(o + i, m, binary_vec(OP, x, y));

@@ -44,6 +44,27 @@ Embed parse_embedding(const Args& a) {
   return e;
 }
 
+namespace {
+
+struct ECtx {
+  const Embed* e;
+  EmbedRowFn decode_row;
+};
+
+void embed_job(void* c, int tid, int nt) {
+  const ECtx& x = *static_cast<ECtx*>(c);
+  int64_t b, end;
+  llava::split_range(x.e->n, nt, tid, &b, &end);
+  for (int64_t i = b; i < end; i++) x.decode_row(*x.e, i);
+}
+
+}  // namespace
+
+void run_embedding(const Embed& e, EmbedRowFn decode_row) {
+  ECtx ctx{&e, decode_row};
+  llava::parallel_run(embed_job, &ctx, threads_for(e.n * e.D, 1 << 15));
+}
+
 }  // namespace wq
 }  // namespace llava
 
@@ -90,22 +111,7 @@ void embedding_naive(const llava::Args& a) {
   for (int64_t i = 0; i < e.n; i++) decode_row(e, i);
 }
 
-struct ECtx {
-  const Embed* e;
-};
-
-void embed_job(void* c, int tid, int nt) {
-  const Embed& e = *static_cast<ECtx*>(c)->e;
-  int64_t b, end;
-  llava::split_range(e.n, nt, tid, &b, &end);
-  for (int64_t i = b; i < end; i++) decode_row(e, i);
-}
-
-void embedding_scalar(const llava::Args& a) {
-  const Embed e = parse_embedding(a);
-  ECtx ctx{&e};
-  llava::parallel_run(embed_job, &ctx, threads_for(e.n * e.D, 1 << 15));
-}
+void embedding_scalar(const llava::Args& a) { run_embedding(parse_embedding(a), decode_row); }
 
 }  // namespace
 

@@ -57,22 +57,7 @@ void decode_row(const Embed& e, int64_t i) {
   }
 }
 
-struct ECtx {
-  const Embed* e;
-};
-
-void embed_job(void* c, int tid, int nt) {
-  const Embed& e = *static_cast<ECtx*>(c)->e;
-  int64_t b, end;
-  llava::split_range(e.n, nt, tid, &b, &end);
-  for (int64_t i = b; i < end; i++) decode_row(e, i);
-}
-
-void embedding_avx2(const llava::Args& a) {
-  const Embed e = parse_embedding(a);
-  ECtx ctx{&e};
-  llava::parallel_run(embed_job, &ctx, threads_for(e.n * e.D, 1 << 15));
-}
+void embedding_avx2(const llava::Args& a) { run_embedding(parse_embedding(a), decode_row); }
 
 }  // namespace
 LLAVA_AVX2_END

@@ -11,10 +11,6 @@ LLAVA_AVX2_BEGIN
 namespace llava {
 namespace {
 
-static inline __m256i tail_mask(int64_t r) {
-  return _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(r)), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
-}
-
 // Σ x and Σ (x − c)², masked tails.
 static float row_sum(const float* x, int64_t n) {
   __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
@@ -26,7 +22,7 @@ static float row_sum(const float* x, int64_t n) {
     a3 = _mm256_add_ps(a3, _mm256_loadu_ps(x + i + 24));
   }
   for (; i + 8 <= n; i += 8) a0 = _mm256_add_ps(a0, _mm256_loadu_ps(x + i));
-  if (i < n) a1 = _mm256_add_ps(a1, _mm256_maskload_ps(x + i, tail_mask(n - i)));
+  if (i < n) a1 = _mm256_add_ps(a1, _mm256_maskload_ps(x + i, vm::tail_mask(n - i)));
   return vm::hsum(_mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3)));
 }
 
@@ -47,7 +43,7 @@ static float row_sq_dev(const float* x, int64_t n, float c) {
     a0 = _mm256_fmadd_ps(d, d, a0);
   }
   if (i < n) {
-    const __m256i m = tail_mask(n - i);
+    const __m256i m = vm::tail_mask(n - i);
     const __m256 d = _mm256_and_ps(_mm256_sub_ps(_mm256_maskload_ps(x + i, m), vc), _mm256_castsi256_ps(m));
     a1 = _mm256_fmadd_ps(d, d, a1);
   }

@@ -93,6 +93,9 @@ struct Embed {
   int64_t is;
 };
 Embed parse_embedding(const Args& a);
+// Decodes rows of `e` over the thread pool with `decode_row` (the scalar or AVX2 row decoder).
+using EmbedRowFn = void (*)(const Embed& e, int64_t i);
+void run_embedding(const Embed& e, EmbedRowFn decode_row);
 
 // quantize_rows: out rows (q8_0|q4_0) = quantize(x rows).
 //   buffers: 0 out bytes, 1 x f32;  params: 0 wtype, 1 N, 2 K, 3 xOff, 4 xRowStride, 5 outByteOff

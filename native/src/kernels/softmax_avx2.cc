@@ -11,10 +11,6 @@ LLAVA_AVX2_BEGIN
 namespace llava {
 namespace {
 
-static inline __m256i tail_mask(int64_t r) {
-  return _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(r)), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
-}
-
 static float row_max(const float* x, int64_t n) {
   const __m256 ninf = _mm256_set1_ps(-INFINITY);
   __m256 m0 = ninf, m1 = ninf;
@@ -25,7 +21,7 @@ static float row_max(const float* x, int64_t n) {
   }
   for (; i + 8 <= n; i += 8) m0 = _mm256_max_ps(m0, _mm256_loadu_ps(x + i));
   if (i < n) {
-    const __m256i m = tail_mask(n - i);
+    const __m256i m = vm::tail_mask(n - i);
     m1 = _mm256_max_ps(m1, _mm256_blendv_ps(ninf, _mm256_maskload_ps(x + i, m), _mm256_castsi256_ps(m)));
   }
   return vm::hmax(_mm256_max_ps(m0, m1));
@@ -47,7 +43,7 @@ static float exp_sum(const float* x, int64_t n, float m, float* e) {
     s1 = _mm256_add_ps(s1, e1);
   }
   for (; i < n; i += 8) {
-    const __m256i mk = tail_mask(n - i);
+    const __m256i mk = vm::tail_mask(n - i);
     const __m256 v = _mm256_and_ps(vm::exp(_mm256_sub_ps(_mm256_maskload_ps(x + i, mk), vm_)), _mm256_castsi256_ps(mk));
     if (e) _mm256_maskstore_ps(e + i, mk, v);
     s0 = _mm256_add_ps(s0, v);
