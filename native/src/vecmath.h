@@ -5,6 +5,8 @@
 // Accuracy (checked by the consistency suite against the ts backend): exp ≈ 2 ulp over the f32 range,
 // erf ≈ 1e-7 absolute, tanh/sigmoid ≈ 1e-7 absolute. Scalar kernels use <cmath> instead.
 #pragma once
+#include <cstdint>
+
 #include "simd.h"
 
 #if LLAVA_HAVE_AVX2
@@ -19,6 +21,7 @@ static inline __m256 exp(__m256 x) {
   const __m256 over = _mm256_cmp_ps(x, hi, _CMP_GT_OQ);
   const __m256 under = _mm256_cmp_ps(x, lo, _CMP_LT_OQ);
   const __m256 nan = _mm256_cmp_ps(x, x, _CMP_UNORD_Q);
+  const __m256 x0 = x;  // NaN is passed through from the input (the clamp below would replace it)
   x = _mm256_min_ps(_mm256_max_ps(x, lo), hi);
   __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
   __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693359375f), x);
@@ -39,7 +42,7 @@ static inline __m256 exp(__m256 x) {
   __m256 y = _mm256_mul_ps(_mm256_mul_ps(p, s1), s2);
   y = _mm256_blendv_ps(y, _mm256_set1_ps(__builtin_inff()), over);
   y = _mm256_blendv_ps(y, _mm256_setzero_ps(), under);
-  return _mm256_blendv_ps(y, x, nan);
+  return _mm256_blendv_ps(y, x0, nan);
 }
 
 // 1 / (1 + e^−x)
@@ -60,9 +63,12 @@ static inline __m256 tanh(__m256 x) {
   return _mm256_blendv_ps(t, x, tiny);
 }
 
-// erf(x) as x·P(x²)/Q(x²) on [−4, 4] (±1 outside): the rational approximation used by Eigen/XLA for f32.
+// erf(x) as x·P(x²)/Q(x²) on [−3.83, 3.83]: the rational approximation used by Eigen/XLA for f32. Beyond
+// |x| = 3.92, where erf rounds to ±1 in f32, the result is exactly ±1 (so x·(1 + erf(x)) vanishes for very
+// negative x, as GELU needs); NaN is passed through.
 static inline __m256 erf(__m256 x) {
   const __m256 c = _mm256_set1_ps(3.832506856900711f);
+  const __m256 x0 = x;
   x = _mm256_min_ps(_mm256_max_ps(x, _mm256_sub_ps(_mm256_setzero_ps(), c)), c);
   const __m256 x2 = _mm256_mul_ps(x, x);
   __m256 p = _mm256_set1_ps(-2.72614225801306e-10f);
@@ -78,7 +84,15 @@ static inline __m256 erf(__m256 x) {
   q = _mm256_fmadd_ps(q, x2, _mm256_set1_ps(-1.68282697438203e-03f));
   q = _mm256_fmadd_ps(q, x2, _mm256_set1_ps(-7.37332916720468e-03f));
   q = _mm256_fmadd_ps(q, x2, _mm256_set1_ps(-1.42647390514189e-02f));
-  return _mm256_div_ps(p, q);
+  const __m256 sign = _mm256_and_ps(x0, _mm256_set1_ps(-0.0f));
+  const __m256 sat = _mm256_cmp_ps(_mm256_andnot_ps(_mm256_set1_ps(-0.0f), x0), _mm256_set1_ps(3.92f), _CMP_GE_OQ);
+  const __m256 r = _mm256_blendv_ps(_mm256_div_ps(p, q), _mm256_or_ps(_mm256_set1_ps(1.0f), sign), sat);
+  return _mm256_blendv_ps(r, x0, _mm256_cmp_ps(x0, x0, _CMP_UNORD_Q));
+}
+
+// Lanes [0, r) set (r ≥ 8: all): the mask for maskload/maskstore of a ragged tail of r floats.
+static inline __m256i tail_mask(int64_t r) {
+  return _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(r < 8 ? r : 8)), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
 }
 
 // Sum of the 8 lanes.

@@ -64,8 +64,9 @@ export interface Kernels {
   matmul(out: Tensor, a: Tensor, b: Tensor): KernelResult;
   /**
    * out [M, N] = x [M, K] · wᵀ + bias, with w [N, K] the weight matrix in f32/f64/f16/bf16/q8_0/q4_0.
-   * For q8_0/q4_0 weights, x is quantized per 32-block to q8_0 and the integer dot products are
-   * accumulated exactly as quant.ts specifies (all backends agree to the bit).
+   * x is f32 (f64 too with f32/f64/f16/bf16 weights, in the reference backend). For q8_0/q4_0 weights, x
+   * is quantized per 32-block to q8_0 and the integer dot products are accumulated exactly as quant.ts
+   * specifies, then the bias is added once in f32: out = fl(acc + bias) (all backends agree to the bit).
    */
   linear(out: Tensor, x: Tensor, w: Tensor, bias: Tensor | null): KernelResult;
   /** out [n, D] (f32/f64) = rows of weight [V, D] (any weight dtype) at ids [n] (i32, validated by the op). */

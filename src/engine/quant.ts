@@ -3,18 +3,28 @@
  * product that matmul uses for them. This file is the specification every backend must match exactly.
  *
  * q8_0, 34 bytes per 32 values:  f16 d = amax/127, then 32 int8 q = round(x · (127/amax)) (ties to even),
- *   exactly as llama.cpp's AVX2 `quantize_row_q8_0` computes it. Dequantized value: q·d.
- * q4_0, 18 bytes per 32 values:  f16 d = max/−8 where max is the signed value of largest magnitude, then
- *   16 bytes qs[j] = q[j] | q[j+16] << 4 with q = min(15, trunc(x/d + 8.5)). Dequantized value: (q − 8)·d.
- * q4_0 uses the f32 reciprocal id = 1/d (d before rounding to f16), as llama.cpp's reference does.
- * (ggml's scalar q8_0 reference uses 1/d and rounds ties away from zero; the two agree except on exact
- * ties, and any valid block is readable by both.)
+ *   exactly as llama.cpp's AVX2 `quantize_row_q8_0` computes it (f32 arithmetic, `vroundps` nearest-even,
+ *   `vcvtps2dq` then saturating packs). Dequantized value: q·d.
+ * q4_0, 18 bytes per 32 values:  f16 d = max/−8 where max is the signed value of largest magnitude (the
+ *   first one on ties), then 16 bytes qs[j] = q[j] | q[j+16] << 4 with q = min(15, trunc(x·id + 8.5)),
+ *   id = 1/d in f32 (d before rounding to f16), as ggml's `quantize_row_q4_0_ref`. Dequantized: (q − 8)·d.
+ * The f16 scale is stored little-endian, rounded to nearest even (F16C `vcvtps2ph`).
+ * ggml's scalar q8_0 reference (`quantize_row_q8_0_ref`) differs slightly: it multiplies by 1/d instead of
+ * 127/amax (the two reciprocals can differ in the last bit) and rounds ties away from zero, so a value
+ * landing on or next to a half-integer may get a neighbouring quant. Blocks of either are valid q8_0.
+ *
+ * Non-finite inputs (defined so that all backends agree): where x·id is ±Inf or NaN, a q8_0 quant is −128
+ * (what `vcvtps2dq` + saturating packs give) and a q4_0 quant is 0 for NaN/−Inf and 15 for +Inf. NaN in a
+ * block makes its q8_0 scale unspecified (NaN payloads do not survive JavaScript), so the consistency
+ * tests use finite values; any such block is still in range and readable.
  *
  * Matmul with a quantized weight: each 32-block of the activation row is itself quantized to q8_0; for an
  * output (m, n) the reference accumulates, block by block in order and in f32 without fused multiply-add,
  *   acc = fl(acc + fl(fl(dx_b · dw_b) · isum_b)),  isum_b = Σ_j qx_j · qw_j  (exact int32),
  * where qw_j is the signed weight quant (q − 8 for q4_0). That order is SIMD friendly (vector lanes run
- * over outputs, never over blocks of one output), which is why it is the contract.
+ * over outputs, never over blocks of one output), which is why it is the contract. It is ours, not
+ * llama.cpp's: ggml keeps 8 per-lane partial sums per output (fused multiply-add) and reduces them at the
+ * end, so our outputs match ggml's to rounding while quantized block bytes match exactly.
  *
  * Not here: tensors, kernels, file formats (GGUF lives in io/).
  */
@@ -44,10 +54,20 @@ export function quantizeRowQ8_0(src: ArrayLike<number>, srcOff: number, n: numbe
     dst[o] = h & 0xff;
     dst[o + 1] = h >>> 8;
     for (let j = 0; j < QK; j++) {
-      const q = roundHalfEven(fround(fround(src[base + j]!) * id));
+      const v = fround(fround(src[base + j]!) * id);
+      // |v| ≤ 127 (rounding cannot push it past 127.5); non-finite v becomes −128 as on x86.
+      const q = Number.isFinite(v) ? roundHalfEven(v) : -128;
       dst[o + 2 + j] = q & 0xff; // two's complement int8
     }
   }
+}
+
+/**
+ * min(15, (int8_t)v) of ggml for v = x·id + 8.5: finite v lies in [0.5 − ε, 16.5], where truncation toward
+ * zero and the clamp below agree; the clamp also pins NaN/−Inf to 0 and +Inf to 15 (see the header).
+ */
+function nibble(v: number): number {
+  return v > 0 ? Math.min(15, Math.trunc(v)) : 0;
 }
 
 /** Quantize `n` values of src as q4_0 into dst bytes at dstOff. n % 32 == 0. */
@@ -68,13 +88,9 @@ export function quantizeRowQ4_0(src: ArrayLike<number>, srcOff: number, n: numbe
     dst[o] = h & 0xff;
     dst[o + 1] = h >>> 8;
     for (let j = 0; j < QK / 2; j++) {
-      // (int8_t)(x + 8.5f) truncates toward zero; values are ≥ 0.5 − ε so trunc and floor agree except
-      // for tiny negatives, which (int8_t) maps to 0 as Math.trunc does.
-      const x0 = fround(fround(src[base + j]!) * id);
-      const x1 = fround(fround(src[base + j + QK / 2]!) * id);
-      const q0 = Math.min(15, Math.trunc(fround(x0 + 8.5)));
-      const q1 = Math.min(15, Math.trunc(fround(x1 + 8.5)));
-      dst[o + 2 + j] = (q0 & 0xf) | ((q1 & 0xf) << 4);
+      const q0 = nibble(fround(fround(fround(src[base + j]!) * id) + 8.5));
+      const q1 = nibble(fround(fround(fround(src[base + j + QK / 2]!) * id) + 8.5));
+      dst[o + 2 + j] = q0 | (q1 << 4);
     }
   }
 }

@@ -7,19 +7,12 @@
 #include "../kernel.h"
 #include "../simd.h"
 #include "../threadpool.h"
+#include "probe.h"
 
 namespace {
 
-struct FmaCtx {
-  int64_t iters;
-  float* out;
-};
-
-struct ReadCtx {
-  const float* buf;
-  int64_t n, passes;
-  float* out;
-};
+using llava::probe::FmaCtx;
+using llava::probe::ReadCtx;
 
 void fma_scalar_job(void* c, int tid, int) {
   FmaCtx* x = static_cast<FmaCtx*>(c);

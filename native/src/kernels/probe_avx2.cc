@@ -2,21 +2,14 @@
 #include "../kernel.h"
 #include "../simd.h"
 #include "../threadpool.h"
+#include "probe.h"
 
 #if LLAVA_HAVE_AVX2
 LLAVA_AVX2_BEGIN
 namespace {
 
-struct FmaCtx {
-  int64_t iters;
-  float* out;
-};
-
-struct ReadCtx {
-  const float* buf;
-  int64_t n, passes;
-  float* out;
-};
+using llava::probe::FmaCtx;
+using llava::probe::ReadCtx;
 
 void fma_job(void* c, int tid, int) {
   FmaCtx* x = static_cast<FmaCtx*>(c);

@@ -16,5 +16,6 @@ export * from './attention.js';
 export * from './loss.js';
 export * from './indexing.js';
 export * from './conv.js';
+export * from './quantize.js';
 
 setGradHelpers({ add: (a, b) => add(a, b), clone: (a) => clone(a), onesLike: (a) => onesLike(a) });
