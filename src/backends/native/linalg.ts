@@ -11,17 +11,11 @@ import type { Kernels, KernelResult } from '../../engine/kernels.js';
 import type { Tensor } from '../../engine/tensor.js';
 import { isQuant } from '../../engine/dtype.js';
 import { runKernel } from './addon.js';
-import { quantLinear, smallMLinear } from './quant.js';
+import { quantLinear, SMALL_M_MAX, smallMLinear } from './quant.js';
 
 const B_TYPE: Partial<Record<string, number>> = { f32: 0, f16: 1, bf16: 2 };
 /** Batch dims the kernel takes after size-1 dims are dropped and mergeable dims are merged. */
 const MAX_BATCH_DIMS = 8;
-/**
- * linear calls with at most this many rows try the matvec kernels first: below ~32 rows a GEMM does too
- * few flops per weight element to outrun memory, and its packing pass reads and writes the whole weight.
- */
-export const SMALL_M_ROWS = 16;
-
 const EMPTY = new Float32Array(1);
 
 /** A strided 2-D operand of one batch element: pointer offset and strides along its two dims. */
@@ -97,7 +91,9 @@ export function linear(out: Tensor, x: Tensor, w: Tensor, bias: Tensor | null): 
   if (hasNegativeStride(out, x, w, ...(bias ? [bias] : []))) return 'linear: negative strides';
   const [M, K] = x.shape as [number, number];
   const N = w.shape[0]!;
-  if (M <= SMALL_M_ROWS) {
+  // Few rows: the matvec kernels (a GEMM does too few flops per weight element there to outrun memory,
+  // and its packing pass reads and writes the whole weight); they decline what they do not take.
+  if (M <= SMALL_M_MAX) {
     const r = smallMLinear(out, x, w, bias);
     if (r !== false && typeof r !== 'string') return;
   }
