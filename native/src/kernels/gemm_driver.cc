@@ -20,6 +20,19 @@
 //  - Few columns (N < 2·threads·kMinChunk): rows split in equal halves (both threads pack the small B).
 //  - Below kParallelMinFlops: one thread (waking the other costs more).
 //
+// Measured on 2 threads and not kept (none moved 2048³ or 576×4096×11008 by more than the host's noise,
+// ±3% in interleaved runs), so that they are not retried blindly:
+//  - each thread packing its own copy of A instead of sharing one packed A (sharing costs nothing);
+//  - wider column chunks (512-2048, B̃ then in L3), or the Ã panel held in L1 while B̃ panels stream;
+//  - prefetching the next Ã block into L2 during the current one (+1%, within noise);
+//  - KC 256/512, MC 72/96 for this path; huge pages (madvise) for the packing buffers (slower: faults);
+//  - the one-thread order across threads (per K slice, one shared B̃ packed in pieces, Ã blocks taken
+//    from a counter): 2-7% slower, as a row block's C moves between cores from one K slice to the next.
+// What does separate the two-thread rate from the one-thread one is streaming Ã from the packed buffer
+// once per chunk (the same Ã block every time runs about 5% faster) and C passing through L2 once per
+// K slice (about 2%); plain halves of the rows, each thread packing all of B, were up to 10% faster at
+// 2048³-4096³ in some runs and no faster in others, slower at M = 576 (B packed twice), and static.
+//
 // Not here: parameter parsing (gemm.cc), micro-kernels and packers (gemm.cc scalar, gemm_avx2.cc).
 #include <atomic>
 #include <cstdlib>
