@@ -39,6 +39,22 @@ test('llava info --json reports the backend', () => {
   assert.ok(Array.isArray(info.backends) && info.backends.includes('ts'));
 });
 
+test('the addon keeps freed tensor memory on glibc unless LLAVA_MALLOC_TUNE=0', () => {
+  const glibc = (process.report?.getReport() as { header?: { glibcVersionRuntime?: string } } | undefined)?.header?.glibcVersionRuntime;
+  const run = (tune?: string) => {
+    const env: NodeJS.ProcessEnv = { ...process.env, LLAVA_QUIET: '1' };
+    if (tune === undefined) delete env.LLAVA_MALLOC_TUNE;
+    else env.LLAVA_MALLOC_TUNE = tune;
+    const r = spawnSync(process.execPath, [bin, 'info', '--json'], { encoding: 'utf8', env });
+    assert.equal(r.status, 0, r.stderr);
+    return JSON.parse(r.stdout.trim().split('\n').pop()!) as { mallocTuned: boolean; cpu: unknown };
+  };
+  const dflt = run();
+  if (dflt.cpu === null) return; // no native addon: nothing to tune
+  assert.equal(dflt.mallocTuned, Boolean(glibc));
+  assert.equal(run('0').mallocTuned, false);
+});
+
 function scratchCopy(): string {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'llava-build-'));
   for (const f of ['package.json', 'binding.gyp', 'native', 'scripts']) cpSync(path.join(root, f), path.join(dir, f), { recursive: true });

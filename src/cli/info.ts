@@ -18,6 +18,7 @@ export async function info(opts: { json?: boolean }): Promise<void> {
     node: process.version,
     cpu: addon?.cpu() ?? null,
     threads: addon?.threads() ?? 1,
+    mallocTuned: addon?.mallocTuned() ?? false,
     nativeError: addon ? null : nativeLoadError()?.message ?? null,
     nativeKernels: kernels,
   };
@@ -28,6 +29,7 @@ export async function info(opts: { json?: boolean }): Promise<void> {
   process.stdout.write(`backend   ${report.backend}\n`);
   process.stdout.write(`available ${report.backends.join(', ')}\n`);
   if (report.cpu) process.stdout.write(`cpu       ${report.cpu.arch} avx2=${report.cpu.avx2} fma=${report.cpu.fma} f16c=${report.cpu.f16c}\n`);
+  process.stdout.write(`memory    ${report.mallocTuned ? 'freed tensor memory kept for reuse (LLAVA_MALLOC_TUNE=0 to disable)' : 'system malloc defaults'}\n`);
   if (report.nativeError) process.stdout.write(`native    unavailable: ${report.nativeError}\n`);
   for (const [name, isas] of Object.entries(kernels).sort()) process.stdout.write(`  ${name.padEnd(24)} ${isas.join(' ')}\n`);
 }

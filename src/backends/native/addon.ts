@@ -20,6 +20,8 @@ export interface NativeAddon {
   setThreads(n: number): number;
   threads(): number;
   cpu(): { avx2: boolean; fma: boolean; f16c: boolean; arch: string };
+  /** True when the addon set glibc to keep freed tensor memory for reuse (see addon.cc). */
+  mallocTuned(): boolean;
 }
 
 export type IsaLevel = 'naive' | 'scalar' | 'avx2';
