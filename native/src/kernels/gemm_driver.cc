@@ -7,7 +7,7 @@
 // 2056, not 4096 + 4) so that no slice is a sliver.
 //
 // Threading. Cores are shared with other work, so the split is dynamic rather than fixed halves:
-//  - One matrix, N wide enough: the threads first pack all of A (M×K, up to kSharedABudget; larger M
+//  - One matrix, N wide enough, fewer rows: the threads first pack all of A (M×K, up to kSharedABudget; larger M
 //    goes in blocks of rows) into one shared buffer, then take column chunks of decreasing width from a
 //    shared counter (guided scheduling: big chunks first for efficiency, small ones last, the last few
 //    cut along rows too, so that both threads finish together even when one was descheduled). Each
@@ -15,23 +15,35 @@
 //    is reused by every chunk from L3.
 //  - Tasks (pack A pieces, then column chunks) are taken in one fixed order and a task only ever waits
 //    for tasks taken before it, so nothing deadlocks, even when the pool runs the job inline.
+//  - One matrix, N wide enough, at least kOwnedMinRows rows per thread: each thread owns a contiguous
+//    range of rows and runs the one-thread order on it (its own B̃, its Ã blocks in its L2, its C never
+//    moving between cores) in column units of decreasing width, the last ones cut into row pieces; a
+//    thread that runs out takes units from the back of the other threads' lists, so that the faster
+//    core (they differ by 5-10%) finishes the slower one's remainder. Each thread packs all of B, which
+//    pays from about 1024 rows each (2048³, 4096³: +3-5% over the shared A; M = 1024-1536: ±2%;
+//    M = 576: 2-3% slower).
 //  - Many matrices (batched, ≥ 2 per thread, small or ≥ 8 per thread): whole matrices from a shared
 //    counter, one thread each; otherwise one matrix after the other, each on all threads.
 //  - Few columns (N < 2·threads·kMinChunk): rows split in equal halves (both threads pack the small B).
 //  - Below kParallelMinFlops: one thread (waking the other costs more).
 //
 // Measured on 2 threads and not kept (none moved 2048³ or 576×4096×11008 by more than the host's noise,
-// ±3% in interleaved runs), so that they are not retried blindly:
+// ±3% in interleaved runs, unless noted), so that they are not retried blindly:
 //  - each thread packing its own copy of A instead of sharing one packed A (sharing costs nothing);
 //  - wider column chunks (512-2048, B̃ then in L3), or the Ã panel held in L1 while B̃ panels stream;
 //  - prefetching the next Ã block into L2 during the current one (+1%, within noise);
 //  - KC 256/512, MC 72/96 for this path; huge pages (madvise) for the packing buffers (slower: faults);
 //  - the one-thread order across threads (per K slice, one shared B̃ packed in pieces, Ã blocks taken
-//    from a counter): 2-7% slower, as a row block's C moves between cores from one K slice to the next.
-// What does separate the two-thread rate from the one-thread one is streaming Ã from the packed buffer
-// once per chunk (the same Ã block every time runs about 5% faster) and C passing through L2 once per
-// K slice (about 2%); plain halves of the rows, each thread packing all of B, were up to 10% faster at
-// 2048³-4096³ in some runs and no faster in others, slower at M = 576 (B packed twice), and static.
+//    from a counter): 2-7% slower, as a row block's C moves between cores from one K slice to the next;
+//  - owned ranges for M = 576 (B packed twice) or split along columns instead (each thread packs all of
+//    A: equal to the shared A), owned units replacing the equal row halves for N < 256 (2-6% slower: the
+//    row pieces repack B̃), owned unit widths 512-4080 or other tail sizes (all within ±2%);
+//  - for M = 576, K = 11008 (A 25 MB): the shared A in K super-slices of 2048-6000 (no change),
+//    prefetching the next K slice's weight rows into L2 during the macro-kernels (packing B 3.5 → 2.3%
+//    of the time, the kernels slower by as much).
+// What separates the shared-A rate from the one-thread one is streaming Ã from the packed buffer once
+// per chunk (the same Ã block every time runs about 5% faster) and C passing through L2 once per K slice
+// (about 2%); the owned rows avoid both at the cost of packing B once per thread.
 //
 // Not here: parameter parsing (gemm.cc), micro-kernels and packers (gemm.cc scalar, gemm_avx2.cc).
 #include <atomic>
@@ -67,8 +79,8 @@ constexpr int64_t kMinChunk = 64, kMaxChunk = 256;
 constexpr double kTailFlops = 3e7;
 std::atomic<double> tail_flops{kTailFlops};  // tests lower it (gemm_config) to cut small matrices
 // Rows owned per thread (gemm_owned) from this many rows per thread: each thread then packs all of B,
-// which M = 1024 (512 rows each) does not repay (2% slower than the shared A) and M = 2048 does (3-5%
-// faster). Units at most kOwnedMaxWidth columns wide (B̃ 3 MB in L3, as NC is for one thread); the
+// which M = 1024-1536 does not repay (±2% against the shared A) and M = 2048 does (3-5% faster).
+// Units at most kOwnedMaxWidth columns wide (B̃ 3 MB in L3, as NC is for one thread); the
 // last ones cut into pieces of about kOwnedTailFlops, larger than kTailFlops as each piece packs its
 // own B̃. Tests lower both (gemm_config) to reach this path with small matrices.
 constexpr int64_t kOwnedMinRows = 1024, kOwnedMaxWidth = 2048;
@@ -383,7 +395,8 @@ void gemm_owned(const Call& x, const MicroOps& ops, const Args& a, int nt, float
     for (int64_t j = 0; j < ncols; j++) {
       int64_t pieces = 1;
       if (j >= ncols - 2) {
-        const double flops = 2.0 * static_cast<double>(m1 - m0) * static_cast<double>(cols[j + 1] - cols[j]) * static_cast<double>(x.K);
+        const double flops =
+            2.0 * static_cast<double>(m1 - m0) * static_cast<double>(cols[j + 1] - cols[j]) * static_cast<double>(x.K);
         pieces = max64(1, min64(mpanels, static_cast<int64_t>(flops / tail + 0.5)));
       }
       const int64_t step = ceil_div(mpanels, pieces) * ops.mr;
