@@ -255,19 +255,37 @@ describe('gemm_f32 against the JS reference', { skip }, () => {
   });
 
   test('packed A in row blocks, last chunks in row pieces (thresholds shrunk), a pool of one thread', () => {
-    const prev = new Float64Array(2);
-    runKernel('gemm_config', [prev], [16 * 1024, 1e5]);
+    const prev = new Float64Array(4);
+    runKernel('gemm_config', [prev], [16 * 1024, 1e5, 0, 0]);
     try {
       withPool(2, () => {
         checkAll(makeGemm(100, 300, 100, { weight: true, bias: true }), 'A packed in row blocks');
         checkAll(makeGemm(311, 260, 90, { aT: true }), 'row blocks, Aᵀ');
       });
-      runKernel('gemm_config', [new Float64Array(2)], [0, 1e5]);
+      runKernel('gemm_config', [new Float64Array(4)], [0, 1e5, 0, 0]);
       withPool(2, () => checkAll(makeGemm(300, 280, 120, { weight: true, bias: true, accumulate: true }), 'row pieces'));
     } finally {
-      runKernel('gemm_config', [new Float64Array(2)], [prev[0]!, prev[1]!]);
+      runKernel('gemm_config', [new Float64Array(4)], Array.from(prev));
     }
     withPool(1, () => checkAll(makeGemm(65, 300, 129), 'pool of 1', [2]));
+  });
+
+  test('rows owned per thread, units taken over and cut into row pieces (thresholds shrunk)', () => {
+    const prev = new Float64Array(4);
+    runKernel('gemm_config', [prev], [0, 0, 8, 1e5]);
+    try {
+      withPool(2, () => {
+        checkAll(makeGemm(100, 300, 100, { weight: true, bias: true }), 'owned rows, weight, bias');
+        checkAll(makeGemm(311, 260, 90, { aT: true, bt: 'f16' }), 'owned rows, Aᵀ, f16');
+        checkAll(makeGemm(97, 700, 400, { bias: true, accumulate: true }), 'owned rows, K in two slices, accumulate');
+        checkAll(makeGemm(40, 300, 200, { batch: [{ size: 2, bcastB: true }] }), 'owned rows, two matrices');
+      });
+      const got = new Float64Array(4);
+      runKernel('gemm_config', [got], Array.from(prev));
+      assert.deepEqual(Array.from(got), [prev[0], prev[1], 8, 1e5]);
+    } finally {
+      runKernel('gemm_config', [new Float64Array(4)], Array.from(prev));
+    }
   });
 });
 

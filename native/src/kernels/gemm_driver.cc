@@ -7,7 +7,7 @@
 // 2056, not 4096 + 4) so that no slice is a sliver.
 //
 // Threading. Cores are shared with other work, so the split is dynamic rather than fixed halves:
-//  - One matrix, N wide enough: the threads first pack all of A (M×K, up to kSharedABudget; larger M
+//  - One matrix, N wide enough, fewer rows: the threads first pack all of A (M×K, up to kSharedABudget; larger M
 //    goes in blocks of rows) into one shared buffer, then take column chunks of decreasing width from a
 //    shared counter (guided scheduling: big chunks first for efficiency, small ones last, the last few
 //    cut along rows too, so that both threads finish together even when one was descheduled). Each
@@ -15,23 +15,35 @@
 //    is reused by every chunk from L3.
 //  - Tasks (pack A pieces, then column chunks) are taken in one fixed order and a task only ever waits
 //    for tasks taken before it, so nothing deadlocks, even when the pool runs the job inline.
+//  - One matrix, N wide enough, at least kOwnedMinRows rows per thread: each thread owns a contiguous
+//    range of rows and runs the one-thread order on it (its own B̃, its Ã blocks in its L2, its C never
+//    moving between cores) in column units of decreasing width, the last ones cut into row pieces; a
+//    thread that runs out takes units from the back of the other threads' lists, so that the faster
+//    core (they differ by 5-10%) finishes the slower one's remainder. Each thread packs all of B, which
+//    pays from about 1024 rows each (2048³, 4096³: +3-5% over the shared A; M = 1024-1536: ±2%;
+//    M = 576: 2-3% slower).
 //  - Many matrices (batched, ≥ 2 per thread, small or ≥ 8 per thread): whole matrices from a shared
 //    counter, one thread each; otherwise one matrix after the other, each on all threads.
 //  - Few columns (N < 2·threads·kMinChunk): rows split in equal halves (both threads pack the small B).
 //  - Below kParallelMinFlops: one thread (waking the other costs more).
 //
 // Measured on 2 threads and not kept (none moved 2048³ or 576×4096×11008 by more than the host's noise,
-// ±3% in interleaved runs), so that they are not retried blindly:
+// ±3% in interleaved runs, unless noted), so that they are not retried blindly:
 //  - each thread packing its own copy of A instead of sharing one packed A (sharing costs nothing);
 //  - wider column chunks (512-2048, B̃ then in L3), or the Ã panel held in L1 while B̃ panels stream;
 //  - prefetching the next Ã block into L2 during the current one (+1%, within noise);
 //  - KC 256/512, MC 72/96 for this path; huge pages (madvise) for the packing buffers (slower: faults);
 //  - the one-thread order across threads (per K slice, one shared B̃ packed in pieces, Ã blocks taken
-//    from a counter): 2-7% slower, as a row block's C moves between cores from one K slice to the next.
-// What does separate the two-thread rate from the one-thread one is streaming Ã from the packed buffer
-// once per chunk (the same Ã block every time runs about 5% faster) and C passing through L2 once per
-// K slice (about 2%); plain halves of the rows, each thread packing all of B, were up to 10% faster at
-// 2048³-4096³ in some runs and no faster in others, slower at M = 576 (B packed twice), and static.
+//    from a counter): 2-7% slower, as a row block's C moves between cores from one K slice to the next;
+//  - owned ranges for M = 576 (B packed twice) or split along columns instead (each thread packs all of
+//    A: equal to the shared A), owned units replacing the equal row halves for N < 256 (2-6% slower: the
+//    row pieces repack B̃), owned unit widths 512-4080 or other tail sizes (all within ±2%);
+//  - for M = 576, K = 11008 (A 25 MB): the shared A in K super-slices of 2048-6000 (no change),
+//    prefetching the next K slice's weight rows into L2 during the macro-kernels (packing B 3.5 → 2.3%
+//    of the time, the kernels slower by as much).
+// What separates the shared-A rate from the one-thread one is streaming Ã from the packed buffer once
+// per chunk (the same Ã block every time runs about 5% faster) and C passing through L2 once per K slice
+// (about 2%); the owned rows avoid both at the cost of packing B once per thread.
 //
 // Not here: parameter parsing (gemm.cc), micro-kernels and packers (gemm.cc scalar, gemm_avx2.cc).
 #include <atomic>
@@ -66,6 +78,15 @@ std::atomic<int64_t> shared_a_budget{kSharedABudget};
 constexpr int64_t kMinChunk = 64, kMaxChunk = 256;
 constexpr double kTailFlops = 3e7;
 std::atomic<double> tail_flops{kTailFlops};  // tests lower it (gemm_config) to cut small matrices
+// Rows owned per thread (gemm_owned) from this many rows per thread: each thread then packs all of B,
+// which M = 1024-1536 does not repay (±2% against the shared A) and M = 2048 does (3-5% faster).
+// Units at most kOwnedMaxWidth columns wide (B̃ 3 MB in L3, as NC is for one thread); the
+// last ones cut into pieces of about kOwnedTailFlops, larger than kTailFlops as each piece packs its
+// own B̃. Tests lower both (gemm_config) to reach this path with small matrices.
+constexpr int64_t kOwnedMinRows = 1024, kOwnedMaxWidth = 2048;
+constexpr double kOwnedTailFlops = 1e8;
+std::atomic<int64_t> owned_min_rows{kOwnedMinRows};
+std::atomic<double> owned_tail_flops{kOwnedTailFlops};
 
 
 // Grown on demand, never shrunk, freed when the thread exits: after the first call of a given size the
@@ -306,6 +327,87 @@ void gemm_shared(const Call& x, const MicroOps& ops, const Args& a, int nt, floa
   if (s.failed.load()) a.fail("out of memory for packing buffers");
 }
 
+// ---- one matrix on all threads: rows owned per thread, column units taken over at the end ----
+
+struct Owned {
+  const Call* x;
+  const MicroOps* ops;
+  float* C;
+  const float* A;
+  const uint8_t* B;
+  struct Unit {
+    int64_t m0, m1, n0, n1;  // C block [m0, m1) × [n0, n1), computed whole (all of K) by sub_gemm
+  };
+  std::vector<Unit> unit;                          // thread t's units first, its widest first
+  std::unique_ptr<std::atomic<uint64_t>[]> range;  // per thread: next unit (high half), end (low half)
+  std::atomic<int> failed{0};
+};
+
+// Takes thread g's front unit (its owner) or back unit (another thread); -1 when none is left.
+int64_t take_unit(Owned& s, int g, bool back) {
+  std::atomic<uint64_t>& r = s.range[g];
+  uint64_t v = r.load(std::memory_order_relaxed);
+  for (;;) {
+    const uint64_t lo = v >> 32, hi = v & 0xffffffffu;
+    if (lo >= hi) return -1;
+    const uint64_t nv = back ? (lo << 32) | (hi - 1) : ((lo + 1) << 32) | hi;
+    if (r.compare_exchange_weak(v, nv, std::memory_order_acq_rel, std::memory_order_relaxed)) {
+      return static_cast<int64_t>(back ? hi - 1 : lo);
+    }
+  }
+}
+
+void owned_job(void* ctx, int tid, int nt) {
+  Owned& s = *static_cast<Owned*>(ctx);
+  const Call& x = *s.x;
+  const size_t esz = b_elem_size(x);
+  for (int step = 0; step < nt; step++) {
+    const int g = (tid + step) % nt;
+    for (int64_t u; (u = take_unit(s, g, step > 0)) >= 0;) {
+      const Owned::Unit& w = s.unit[u];
+      if (!sub_gemm(x, *s.ops, s.C + w.m0 * x.rsC + w.n0 * x.csC, s.A + w.m0 * x.rsA, s.B + w.n0 * x.csB * esz,
+                    x.bias ? x.bias + w.n0 * x.sBias : nullptr, w.m1 - w.m0, w.n1 - w.n0)) {
+        s.failed.store(1);
+      }
+    }
+  }
+}
+
+void gemm_owned(const Call& x, const MicroOps& ops, const Args& a, int nt, float* C, const float* A, const uint8_t* B) {
+  Owned s;
+  s.x = &x, s.ops = &ops, s.C = C, s.A = A, s.B = B;
+  s.range.reset(new std::atomic<uint64_t>[nt]);
+  const double tail = owned_tail_flops.load(std::memory_order_relaxed);
+  const int64_t panels = ceil_div(x.M, ops.mr);
+  for (int t = 0; t < nt; t++) {
+    int64_t p0, p1;
+    split_range(panels, nt, t, &p0, &p1);
+    const int64_t m0 = p0 * ops.mr, m1 = min64(p1 * ops.mr, x.M), first = static_cast<int64_t>(s.unit.size());
+    // Each unit takes half the columns left, within [kMinChunk, kOwnedMaxWidth]; the last two are cut
+    // along rows into pieces of about owned_tail_flops.
+    std::vector<int64_t> cols;
+    for (int64_t n0 = 0; n0 < x.N;) {
+      cols.push_back(n0);
+      n0 += min64(round_up(min64(max64(ceil_div(x.N - n0, 2), kMinChunk), kOwnedMaxWidth), ops.nr), x.N - n0);
+    }
+    cols.push_back(x.N);
+    const int64_t ncols = static_cast<int64_t>(cols.size()) - 1, mpanels = ceil_div(m1 - m0, ops.mr);
+    for (int64_t j = 0; j < ncols; j++) {
+      int64_t pieces = 1;
+      if (j >= ncols - 2) {
+        const double flops =
+            2.0 * static_cast<double>(m1 - m0) * static_cast<double>(cols[j + 1] - cols[j]) * static_cast<double>(x.K);
+        pieces = max64(1, min64(mpanels, static_cast<int64_t>(flops / tail + 0.5)));
+      }
+      const int64_t step = ceil_div(mpanels, pieces) * ops.mr;
+      for (int64_t r0 = m0; r0 < m1; r0 += step) s.unit.push_back({r0, min64(r0 + step, m1), cols[j], cols[j + 1]});
+    }
+    s.range[t] = (static_cast<uint64_t>(first) << 32) | static_cast<uint64_t>(s.unit.size());
+  }
+  parallel_run(owned_job, &s, nt);
+  if (s.failed.load()) a.fail("out of memory for packing buffers");
+}
+
 // ---- other splits ----
 
 struct Split {
@@ -367,6 +469,8 @@ void run(const Call& x, const MicroOps& ops, const Args& a) {
     const uint8_t* B = x.K ? static_cast<const uint8_t*>(x.B) + ob * esz : nullptr;
     if (nt <= 1 || flops < kParallelMinFlops) {
       if (!sub_gemm(x, ops, C, A, B, x.bias, x.M, x.N)) a.fail("out of memory for packing buffers");
+    } else if (x.N >= 2 * nt * kMinChunk && x.M >= owned_min_rows.load(std::memory_order_relaxed) * nt) {
+      gemm_owned(x, ops, a, nt, C, A, B);
     } else if (x.N >= 2 * nt * kMinChunk) {
       gemm_shared(x, ops, a, nt, C, A, B);
     } else {
@@ -382,15 +486,19 @@ void run(const Call& x, const MicroOps& ops, const Args& a) {
 
 namespace {
 
-// gemm_config(out f64[2], params: shared A budget in bytes, tail piece flops; 0 = default): test hook that
-// lets small matrices reach the row-block and row-piece paths; out receives the previous values.
+// gemm_config(out f64[4], params: shared A budget in bytes, tail piece flops, rows per thread from which
+// rows are owned, owned tail piece flops; 0 = default): test hook that lets small matrices reach the
+// row-block, row-piece and owned-rows paths; out receives the previous values.
 void gemm_config(const llava::Args& a) {
-  double* out = a.ptr<double>(0, 0, 2);
-  const int64_t budget = a.i(0);
-  const double tail = a.f(1);
-  if (budget < 0 || tail < 0) a.fail("negative setting");
-  out[0] = static_cast<double>(llava::gemm::shared_a_budget.exchange(budget ? budget : llava::gemm::kSharedABudget));
-  out[1] = llava::gemm::tail_flops.exchange(tail > 0 ? tail : llava::gemm::kTailFlops);
+  namespace g = llava::gemm;
+  double* out = a.ptr<double>(0, 0, 4);
+  const int64_t budget = a.i(0), rows = a.i(2);
+  const double tail = a.f(1), otail = a.f(3);
+  if (budget < 0 || tail < 0 || rows < 0 || otail < 0) a.fail("negative setting");
+  out[0] = static_cast<double>(g::shared_a_budget.exchange(budget ? budget : g::kSharedABudget));
+  out[1] = g::tail_flops.exchange(tail > 0 ? tail : g::kTailFlops);
+  out[2] = static_cast<double>(g::owned_min_rows.exchange(rows ? rows : g::kOwnedMinRows));
+  out[3] = g::owned_tail_flops.exchange(otail > 0 ? otail : g::kOwnedTailFlops);
 }
 
 }  // namespace
