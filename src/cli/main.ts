@@ -13,6 +13,7 @@ program
   .name('llava')
   .description('LLaVA vision-language assistant in TypeScript')
   .version(pkg.version)
+  .option('--debug', 'print the stack trace of an error')
   .showHelpAfterError();
 
 program
@@ -24,7 +25,12 @@ program
     await info(opts);
   });
 
+// Commands register here, each in its own file loaded on use: `program.command(...).action(async (o) =>
+// (await import('./x.js')).x(o))`. Errors end as one sentence on stderr and exit code 1; --debug (anywhere on
+// the command line) adds the stack trace.
 program.parseAsync(process.argv).catch((e: unknown) => {
+  const debug = process.argv.includes('--debug');
   process.stderr.write(`llava: ${e instanceof Error ? e.message : String(e)}\n`);
+  if (debug && e instanceof Error && e.stack) process.stderr.write(`${e.stack}\n`);
   process.exit(1);
 });
