@@ -25,6 +25,32 @@ program
     await info(opts);
   });
 
+program
+  .command('inspect')
+  .description('describe a LLaVA model folder from its config and checkpoint headers')
+  .requiredOption('--model <dir>', 'model folder')
+  .option('--vision-tower <dir>', 'CLIP tower folder (original LLaVA checkpoints)')
+  .option('--json', 'print one JSON object')
+  .action(async (o) => (await import('./inspect.js')).inspect(o));
+
+program
+  .command('run')
+  .description('answer about an image with greedy decoding')
+  .requiredOption('--model <dir>', 'model folder')
+  .option('--vision-tower <dir>', 'CLIP tower folder (original LLaVA checkpoints)')
+  .option('--image <file>', 'image file')
+  .option('--prompt <text>', 'user prompt (needs the folder\'s tokenizer)')
+  .option('--template <name>', 'chat template for --prompt')
+  .option('--input-ids <ids>', 'prompt token ids, comma-separated (-200 or the image token marks the image)')
+  .option('--max-new-tokens <n>', 'most tokens to generate', '256')
+  .option('--temperature <t>', 'sampling temperature (0 = greedy, the only mode so far)', '0')
+  .option('--json', 'print {"input_ids","output_ids","text"} on one line')
+  .option('--dump <file>', 'write prefill tensors (f32) to a safetensors file')
+  .option('--kv-cache <dtype>', 'KV cache storage: f32 or f16', 'f32')
+  .option('--pad', 'pad the image to a square first (LLaVA-1.5)')
+  .option('--crop', 'plain CLIP resize and center crop')
+  .action(async (o) => (await import('./run.js')).run(o));
+
 // Commands register here, each in its own file loaded on use: `program.command(...).action(async (o) =>
 // (await import('./x.js')).x(o))`. Errors end as one sentence on stderr and exit code 1; --debug (anywhere on
 // the command line) adds the stack trace.

@@ -1,0 +1,145 @@
+/**
+ * LLaMA decoder with its language-model head (HF `LlamaForCausalLM`): token embedding, pre-norm decoder
+ * layers (RMSNorm → attention with rotate_half RoPE and grouped-query heads → residual, RMSNorm →
+ * SiLU-gated MLP → residual), final RMSNorm, then the head (its own matrix, or the embedding matrix when
+ * tied). Takes input embeddings rather than ids so that LLaVA can splice image features in.
+ *
+ * With a KVCache the forward covers the new positions only: positions continue from `cache.length`, keys
+ * and values are appended, attention runs over the whole cached prefix. Without one, positions start at 0.
+ *
+ * Not here: image features and merging (models/llava), decoding loops, tokenization.
+ */
+import { add, argmax, embedding, linear, mul, narrow, reshape, rmsNorm, rope, ropeTables, scaledDotProductAttention, transpose, arange } from '../../engine/ops/index.js';
+import type { Tensor } from '../../engine/tensor.js';
+import { fmtShape } from '../../engine/shape.js';
+import type { WeightSource } from '../../io/source.js';
+import { activation, type Activation } from '../../nn/activations.js';
+import { KVCache } from '../../nn/kv-cache.js';
+import { matrix, optionalVector, vector } from '../../nn/params.js';
+import type { LlamaConfig } from './config.js';
+
+interface Dense { w: Tensor; b: Tensor | null }
+
+interface DecoderLayer {
+  inputNorm: Tensor;
+  q: Dense; k: Dense; v: Dense; o: Dense;
+  postNorm: Tensor;
+  gate: Dense; up: Dense; down: Dense;
+}
+
+export interface LlamaForwardOptions {
+  /** Cache to read from and append to (positions continue from its length). */
+  cache?: KVCache | null;
+  /** Which positions get logits: all (prefill dumps), the last one (decoding, default) or none. */
+  logits?: 'all' | 'last' | 'none';
+}
+
+export interface LlamaOutput {
+  /** Final hidden states after model.norm [B, T, D]. */
+  hidden: Tensor;
+  /** [B, T, V], [B, 1, V] or null, as asked. */
+  logits: Tensor | null;
+}
+
+function dense(src: WeightSource, name: string, out: number, inp: number, bias: boolean): Dense {
+  return { w: matrix(src, `${name}.weight`, [out, inp]), b: optionalVector(src, `${name}.bias`, [out], bias) };
+}
+
+const apply = (x: Tensor, d: Dense) => linear(x, d.w, d.b);
+
+export class LlamaForCausalLM {
+  private constructor(
+    readonly config: LlamaConfig,
+    readonly embedTokens: Tensor,
+    private readonly layers: DecoderLayer[],
+    private readonly finalNorm: Tensor,
+    readonly lmHead: Tensor,
+    private readonly act: Activation,
+  ) {}
+
+  /**
+   * `model` is positioned at the LlamaModel (`embed_tokens`, `layers.N`, `norm`); `head` at the head
+   * (`weight`), or null for a head tied to `embed_tokens`.
+   */
+  static load(model: WeightSource, head: WeightSource | null, cfg: LlamaConfig): LlamaForCausalLM {
+    const { hiddenSize: D, intermediateSize: F, numHeads: H, numKvHeads: Hkv, headDim: hd, vocabSize: V } = cfg;
+    const layers: DecoderLayer[] = [];
+    for (let i = 0; i < cfg.numLayers; i++) {
+      const l = model.prefix(`layers.${i}`);
+      layers.push({
+        inputNorm: vector(l, 'input_layernorm.weight', [D]),
+        q: dense(l, 'self_attn.q_proj', H * hd, D, cfg.attentionBias),
+        k: dense(l, 'self_attn.k_proj', Hkv * hd, D, cfg.attentionBias),
+        v: dense(l, 'self_attn.v_proj', Hkv * hd, D, cfg.attentionBias),
+        o: dense(l, 'self_attn.o_proj', D, H * hd, cfg.attentionBias),
+        postNorm: vector(l, 'post_attention_layernorm.weight', [D]),
+        gate: dense(l, 'mlp.gate_proj', F, D, cfg.mlpBias),
+        up: dense(l, 'mlp.up_proj', F, D, cfg.mlpBias),
+        down: dense(l, 'mlp.down_proj', D, F, cfg.mlpBias),
+      });
+    }
+    const embed = matrix(model, 'embed_tokens.weight', [V, D]);
+    const lmHead = head ? matrix(head, 'weight', [V, D]) : embed;
+    return new LlamaForCausalLM(cfg, embed, layers, vector(model, 'norm.weight', [D]), lmHead, activation(cfg.hiddenAct, 'text_config.hidden_act'));
+  }
+
+  /** A cache sized for this model (prompt + new tokens positions). */
+  newCache(maxLength: number, opts: { batch?: number; dtype?: 'f32' | 'f16' } = {}): KVCache {
+    const c = this.config;
+    return new KVCache({ layers: c.numLayers, batch: opts.batch ?? 1, kvHeads: c.numKvHeads, headDim: c.headDim, maxLength, dtype: opts.dtype ?? 'f32' });
+  }
+
+  /** Token embeddings: ids i32 [B, T] → [B, T, D] f32. */
+  embed(ids: Tensor): Tensor {
+    return embedding(this.embedTokens, ids);
+  }
+
+  private attention(x: Tensor, l: DecoderLayer, li: number, cos: Tensor, sin: Tensor, cache: KVCache | null): Tensor {
+    const { numHeads: H, numKvHeads: Hkv, headDim: hd } = this.config;
+    const [B, T] = x.shape as [number, number, number];
+    const heads = (d: Dense, n: number) => transpose(reshape(apply(x, d), [B, T, n, hd]), 1, 2); // (B, n, T, hd)
+    const q = rope(heads(l.q, H), cos, sin); // (B, H, T, hd)
+    let k = rope(heads(l.k, Hkv), cos, sin); // (B, Hkv, T, hd)
+    let v = heads(l.v, Hkv); // (B, Hkv, T, hd)
+    if (cache) {
+      cache.write(li, k, v);
+      ({ k, v } = cache.read(li, T)); // (B, Hkv, past + T, hd)
+    }
+    const a = scaledDotProductAttention(q, k, v, { causal: true }); // (B, H, T, hd); GQA inside
+    return apply(reshape(transpose(a, 1, 2), [B, T, H * hd]), l.o); // (B, T, D)
+  }
+
+  private mlp(x: Tensor, l: DecoderLayer): Tensor {
+    return apply(mul(this.act(apply(x, l.gate)), apply(x, l.up)), l.down); // (B, T, D)
+  }
+
+  forward(inputsEmbeds: Tensor, opts: LlamaForwardOptions = {}): LlamaOutput {
+    const c = this.config;
+    if (inputsEmbeds.ndim !== 3 || inputsEmbeds.shape[2] !== c.hiddenSize || inputsEmbeds.dtype !== 'f32') {
+      throw new Error(`LLaMA forward: inputs_embeds must be f32 [B, T, ${c.hiddenSize}], got ${inputsEmbeds.dtype} ${fmtShape(inputsEmbeds.shape)}`);
+    }
+    const T = inputsEmbeds.shape[1]!;
+    const cache = opts.cache ?? null;
+    const start = cache ? cache.length : 0;
+    if (start + T > c.maxPositions) {
+      throw new Error(`LLaMA forward: positions up to ${start + T} exceed max_position_embeddings ${c.maxPositions}`);
+    }
+    const { cos, sin } = ropeTables(arange(start, start + T), c.headDim, c.ropeTheta); // (T, hd/2) each
+    let x = inputsEmbeds;
+    this.layers.forEach((l, i) => {
+      x = add(x, this.attention(rmsNorm(x, l.inputNorm, c.rmsNormEps), l, i, cos, sin, cache));
+      x = add(x, this.mlp(rmsNorm(x, l.postNorm, c.rmsNormEps), l));
+    });
+    cache?.advance(T);
+    const hidden = rmsNorm(x, this.finalNorm, c.rmsNormEps); // (B, T, D)
+    const which = opts.logits ?? 'last';
+    const h = which === 'last' ? narrow(hidden, 1, T - 1, 1) : hidden;
+    return { hidden, logits: which === 'none' ? null : linear(h, this.lmHead) }; // (B, T|1, V)
+  }
+
+  /** Greedy choice at the last position: logits [B, T, V] → ids [B] (first index on ties, as torch.argmax). */
+  static argmaxLast(logits: Tensor): number[] {
+    const T = logits.shape[1]!;
+    return argmax(narrow(logits, 1, T - 1, 1), -1).toArray();
+  }
+}

@@ -1,0 +1,84 @@
+/**
+ * LLaVA: CLIP vision tower → feature selection → projector → image features spliced into the token
+ * embeddings → LLaMA. The pieces are separate objects (tower, projector, decoder) joined here; every step
+ * returns its tensor so that callers can dump or compare intermediates.
+ *
+ * Feature selection: the configured hidden states of the tower (one index, or several concatenated on
+ * the channel axis, in the configured order), with the class token dropped (`default`/`patch`) or kept
+ * (`full`/`cls_patch`).
+ *
+ * Not here: finding and reading weights (load.ts), the decoding loop (greedy.ts), preprocessing and
+ * tokenization (src/vision, src/tokenizer).
+ */
+import { cat, embedding, narrow, tensor } from '../../engine/ops/index.js';
+import type { Tensor } from '../../engine/tensor.js';
+import type { ClipVisionTower } from '../clip/vision.js';
+import type { LlamaForCausalLM, LlamaForwardOptions } from '../llama/model.js';
+import type { LlavaConfig } from './config.js';
+import { planMerge, textIds, type MergePlan } from './merge.js';
+import type { Projector } from './projector.js';
+
+export interface ImageFeatures {
+  /** Tower features after selection [M, N, featureDim]. */
+  selected: Tensor;
+  /** After the projector [M, N, hidden]. */
+  projected: Tensor;
+}
+
+export class LlavaModel {
+  constructor(
+    readonly config: LlavaConfig,
+    readonly visionTower: ClipVisionTower,
+    readonly projector: Projector,
+    readonly languageModel: LlamaForCausalLM,
+  ) {}
+
+  /** pixelValues [M, C, S, S] → selected and projected features of the M images. */
+  imageFeatures(pixelValues: Tensor): ImageFeatures {
+    const hs = this.visionTower.hiddenStates(pixelValues, this.config.featureLayers); // each (M, 1 + P, d)
+    const picked = this.config.selectStrategy === 'default' ? hs.map((h) => narrow(h, 1, 1, h.shape[1]! - 1)) : hs; // (M, N, d)
+    const selected = picked.length === 1 ? picked[0]! : cat(picked, 2); // (M, N, d · layers)
+    return { selected, projected: this.projector.forward(selected) }; // (M, N, D)
+  }
+
+  /** Where the images go in `ids` (placeholders checked against the number of images). */
+  plan(ids: readonly number[], numImages: number): MergePlan {
+    const c = this.config;
+    return planMerge(ids, { placeholderIds: c.placeholderIds, featuresPerImage: c.featuresPerImage, numImages });
+  }
+
+  /**
+   * inputs_embeds [1, L, D] for one sequence: text ids embedded in one call, each image's projected
+   * features [N, D] spliced where its placeholder was. `projected` is [M, N, D] (M may be 0 with null).
+   */
+  inputsEmbeds(ids: readonly number[], projected: Tensor | null): Tensor {
+    const numImages = projected ? projected.shape[0]! : 0;
+    const plan = this.plan(ids, numImages);
+    const V = this.config.text.vocabSize;
+    const text = textIds(ids, plan);
+    const bad = text.findIndex((id) => !Number.isInteger(id) || id < 0 || id >= V);
+    if (bad >= 0) {
+      throw new Error(`input ids: ${text[bad]} is not a token id of this model (vocabulary 0..${V - 1}; image placeholders are ${this.config.placeholderIds.join(' or ')})`);
+    }
+    const embedded = text.length ? embedding(this.languageModel.embedTokens, tensor(text, { dtype: 'i32' })) : null; // (Ntext, D)
+    const pieces: Tensor[] = [];
+    let at = 0;
+    for (const g of plan.segments) {
+      if (g.kind === 'text') {
+        pieces.push(narrow(embedded!, 0, at, g.end - g.start)); // (n, D)
+        at += g.end - g.start;
+      } else {
+        pieces.push(narrow(projected!, 0, g.image, 1).reshape(this.config.featuresPerImage, -1)); // (N, D)
+      }
+    }
+    let merged = cat(pieces, 0); // (L, D)
+    const max = this.config.maxSequenceLength;
+    if (max !== null && merged.shape[0]! > max) merged = narrow(merged, 0, 0, max); // original LLaVA truncates
+    return merged.unsqueeze(0); // (1, L, D)
+  }
+
+  /** The decoder over prepared embeddings (see LlamaForCausalLM.forward). */
+  decode(inputsEmbeds: Tensor, opts: LlamaForwardOptions = {}) {
+    return this.languageModel.forward(inputsEmbeds, opts);
+  }
+}
