@@ -88,7 +88,7 @@ export async function run(o: RunOptions): Promise<void> {
     if (r.imageFeaturesProjected) tensors.image_features_projected = f32(r.imageFeaturesProjected);
     tensors.inputs_embeds = f32(r.inputsEmbeds);
     tensors.logits = f32(r.prefillLogits);
-    writeSafetensors(o.dump, tensors, { producer: 'llava run', model: o.model });
+    await writeSafetensors(o.dump, tensors, { metadata: { producer: 'llava run', model: o.model } });
   }
   if (o.json) {
     process.stdout.write(JSON.stringify({ input_ids: ids, output_ids: r.outputIds, text }) + '\n');

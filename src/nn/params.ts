@@ -9,10 +9,14 @@
 import { isHalf } from '../engine/dtype.js';
 import { to } from '../engine/ops/view.js';
 import type { Tensor } from '../engine/tensor.js';
-import type { WeightSource } from '../io/source.js';
+
+/** What these helpers need of a weight source (src/io's WeightSource has it; nn does not import io). */
+export interface TensorSource {
+  get(name: string, shape?: readonly number[]): Tensor;
+}
 
 /** A matrix read by linear/embedding/conv2d: f32, f16 or bf16 as stored (f64 is narrowed to f32). */
-export function matrix(src: WeightSource, name: string, shape: readonly number[]): Tensor {
+export function matrix(src: TensorSource, name: string, shape: readonly number[]): Tensor {
   const t = src.get(name, shape);
   if (t.dtype === 'f32' || isHalf(t.dtype)) return t;
   if (t.dtype === 'f64') return to(t, 'f32');
@@ -20,12 +24,12 @@ export function matrix(src: WeightSource, name: string, shape: readonly number[]
 }
 
 /** A parameter combined elementwise with f32 activations: converted to f32. */
-export function vector(src: WeightSource, name: string, shape: readonly number[]): Tensor {
+export function vector(src: TensorSource, name: string, shape: readonly number[]): Tensor {
   const t = matrix(src, name, shape);
   return t.dtype === 'f32' ? t : to(t, 'f32');
 }
 
 /** `vector` when `present`, else null (optional biases). */
-export function optionalVector(src: WeightSource, name: string, shape: readonly number[], present: boolean): Tensor | null {
+export function optionalVector(src: TensorSource, name: string, shape: readonly number[], present: boolean): Tensor | null {
   return present ? vector(src, name, shape) : null;
 }

@@ -10,7 +10,7 @@
  * Not here: feature selection and concatenation (models/llava), weight file formats (src/io).
  */
 import { add, linear, layerNorm, scaledDotProductAttention } from '../../engine/ops/index.js';
-import { cat, conv2d, expand, reshape, transpose } from '../../engine/ops/index.js';
+import { cat, conv2d, expand, permute, reshape, transpose } from '../../engine/ops/index.js';
 import type { Tensor } from '../../engine/tensor.js';
 import { fmtShape } from '../../engine/shape.js';
 import type { WeightSource } from '../../io/source.js';
@@ -94,7 +94,7 @@ export class ClipVisionTower {
     }
     const B = pixelValues.shape[0]!;
     const grid = conv2d(pixelValues, this.patchWeight, null, { stride: this.config.patchSize }); // (B, d, g, g)
-    const patches = transpose(reshape(grid, [B, d, n]), 1, 2); // (B, N, d), patch index = row·g + col
+    const patches = reshape(permute(grid, [0, 2, 3, 1]), [B, n, d]); // (B, g, g, d) → (B, N, d), patch index = row·g + col
     const cls = expand(reshape(this.classEmbedding, [1, 1, d]), [B, 1, d]); // (B, 1, d)
     const x = add(cat([cls, patches], 1), this.positionEmbedding); // (B, 1 + N, d)
     return layerNorm(x, this.preLn.w, this.preLn.b, layerNormEps);

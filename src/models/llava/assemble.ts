@@ -59,6 +59,9 @@ export function inferTowerConfig(vision: WeightSource): RawClipVisionConfig {
   const [d, c, p] = shape('embeddings.patch_embedding.weight') as [number, number, number, number];
   const positions = shape('embeddings.position_embedding.weight')[0]!;
   const layers = new Set(vision.keys().map((k) => /^encoder\.layers\.(\d+)\./.exec(k)?.[1]).filter((x) => x !== undefined)).size;
+  if (d % 64 !== 0) {
+    throw new Error(`the embedded vision tower has width ${d}, so its number of attention heads cannot be inferred (CLIP heads are 64 wide); pass the tower folder with its config.json as --vision-tower DIR`);
+  }
   return clipVisionConfigFromJson({
     hidden_size: d,
     num_channels: c,
