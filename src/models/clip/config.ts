@@ -68,6 +68,9 @@ function positiveInt(where: string, name: string, v: unknown): number {
 }
 
 export function normalizeClipVisionConfig(raw: RawClipVisionConfig, where: string): ClipVisionConfig {
+  if (raw.model_type !== 'clip_vision_model' && raw.model_type !== 'clip') {
+    throw new Error(`${where}: model_type "${raw.model_type}" is not a CLIP vision tower (only clip_vision_model is supported)`);
+  }
   const hiddenSize = positiveInt(where, 'hidden_size', raw.hidden_size);
   const numHeads = positiveInt(where, 'num_attention_heads', raw.num_attention_heads);
   if (hiddenSize % numHeads !== 0) throw new Error(`${where}: hidden_size (${hiddenSize}) is not divisible by num_attention_heads (${numHeads})`);

@@ -94,6 +94,10 @@ function positive(where: string, name: string, v: unknown): number {
 
 /** Resolve and validate; `where` names the file/section for errors ("config.json text_config"). */
 export function normalizeLlamaConfig(raw: RawLlamaConfig, where: string): LlamaConfig {
+  // An original LLaVA config is a LlamaConfig whose model_type names LLaVA.
+  if (!['llama', 'llava', 'llava_llama'].includes(raw.model_type)) {
+    throw new Error(`${where}: model_type "${raw.model_type}" is not a LLaMA decoder (only llama is supported)`);
+  }
   const numHeads = positiveInt(where, 'num_attention_heads', raw.num_attention_heads);
   const numKvHeads = positiveInt(where, 'num_key_value_heads', raw.num_key_value_heads ?? numHeads);
   const hiddenSize = positiveInt(where, 'hidden_size', raw.hidden_size);

@@ -73,7 +73,7 @@ export interface LlavaConfig {
 }
 
 function pick<T extends object>(defaults: T, json: Record<string, unknown>): T {
-  const out: Record<string, unknown> = { ...defaults };
+  const out: Record<string, unknown> = { ...(defaults as Record<string, unknown>) };
   for (const k of Object.keys(defaults)) if (json[k] !== undefined) out[k] = json[k];
   return out as T;
 }
