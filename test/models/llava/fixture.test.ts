@@ -73,7 +73,7 @@ test('API: decoding stops at EOS (kept in the output) and honours max new tokens
 
 function cli(args: string[], backend: string) {
   return spawnSync(process.execPath, [path.join(ROOT, 'dist', 'src', 'cli', 'main.js'), ...args], {
-    cwd: ROOT, encoding: 'utf8', env: { ...process.env, LLAVA_BACKEND: backend },
+    cwd: ROOT, encoding: 'utf8', env: { ...process.env, LLAVA_BACKEND: backend, LLAVA_QUIET: '1' },
   });
 }
 
