@@ -8,6 +8,7 @@
  */
 import { describeLlava } from '../models/llava/load.js';
 import type { WeightSource } from '../io/source.js';
+import { KNOWN_BUFFERS } from '../models/llava/layouts.js';
 
 export interface InspectOptions {
   model: string;
@@ -49,13 +50,18 @@ export async function inspect(o: InspectOptions): Promise<void> {
     }
   };
   const under = (k: string, prefix: string) => k.startsWith(`${prefix}.`);
+  // Most specific prefixes first: the original layout nests the projector and tower under `model.`.
   visit(d.weights, (k) =>
-    under(k, layout.text) ? 'languageModel'
-      : under(k, layout.head) ? 'lmHead'
+    KNOWN_BUFFERS.test(k) ? 'ignored'
+      : under(k, layout.vision) ? (d.ignorable(k) ? 'visionTowerUnused' : 'visionTower')
+      : d.ignorable(k) ? 'ignored'
         : under(k, layout.projector) ? 'projector'
-          : under(k, layout.vision) ? (d.ignorable(k) ? 'visionTowerUnused' : 'visionTower')
-            : 'ignored');
-  if (d.tower) visit(d.tower, (k) => (d.towerIgnorable(k) ? (under(k, 'vision_model') ? 'visionTowerUnused' : 'ignored') : 'visionTower'));
+          : under(k, layout.head) ? 'lmHead'
+            : under(k, layout.text) ? 'languageModel'
+              : 'ignored');
+  if (d.tower) {
+    visit(d.tower, (k) => (KNOWN_BUFFERS.test(k) ? 'ignored' : d.towerIgnorable(k) ? (under(k, 'vision_model') ? 'visionTowerUnused' : 'ignored') : 'visionTower'));
+  }
   const t = c.text;
   const kvPerToken = 2 * t.numLayers * t.numKvHeads * t.headDim * 4;
   const report = {
@@ -87,12 +93,12 @@ export async function inspect(o: InspectOptions): Promise<void> {
     return;
   }
   const mb = (b: number) => `${(b / 2 ** 20).toFixed(1)} MiB`;
-  const m = (n: number) => `${(n / 1e6).toFixed(2)}M`;
+  const m = (n: number) => (n >= 1e6 ? `${(n / 1e6).toFixed(2)}M` : String(n));
   const lines = [
     `model        ${report.model}`,
     `layout       ${layout.name} (config: ${c.kind})`,
     `text         LLaMA ${t.numLayers} layers, hidden ${t.hiddenSize}, mlp ${t.intermediateSize}, heads ${t.numHeads}/${t.numKvHeads} kv, head dim ${t.headDim}, vocab ${t.vocabSize}, rms eps ${t.rmsNormEps}, rope θ ${t.ropeTheta}, context ${t.maxPositions}${report.tiedHead ? ', tied head' : ''}`,
-    `vision       CLIP ${c.vision.numLayers} layers (runs ${d.layersRun}), hidden ${c.vision.hiddenSize}, heads ${c.vision.numHeads}, image ${c.vision.imageSize}, patch ${c.vision.patchSize}, ${c.vision.hiddenAct}; tower ${d.towerFrom}`,
+    `vision       CLIP ${c.vision.numLayers} layers (runs ${d.layersRun}), hidden ${c.vision.hiddenSize}, heads ${c.vision.numHeads}, image ${c.vision.imageSize}, patch ${c.vision.patchSize}, ${c.vision.hiddenAct}; weights ${d.towerFrom}`,
     `features     hidden states [${c.featureLayers.join(', ')}], strategy ${c.selectStrategy}, ${c.featuresPerImage} per image × ${c.featureDim}`,
     `projector    ${c.projector.type} (${c.projector.layers} linear${c.projector.layers === 1 ? '' : 's'}, act ${c.projector.act}, bias ${c.projector.bias})`,
     `placeholders ${c.placeholderIds.join(', ')}; eos ${d.eosTokenIds.join(', ')}`,

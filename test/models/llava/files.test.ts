@@ -111,3 +111,16 @@ test('CLI run on the torch .bin original checkpoint (tower by --vision-tower)', 
   assert.equal(out.output_ids.length, 3);
   assert.equal(out.text, null);
 });
+
+test('CLI inspect on the original .bin checkpoint: components counted under their nested prefixes', () => {
+  const r = spawnSync(process.execPath, [path.join(ROOT, 'dist', 'src', 'cli', 'main.js'), 'inspect', '--model', BIN, '--json'],
+    { cwd: ROOT, encoding: 'utf8', env: { ...process.env, LLAVA_QUIET: '1' } });
+  assert.equal(r.status, 0, r.stderr);
+  const j = JSON.parse(r.stdout);
+  assert.equal(j.layout, 'llava-original');
+  assert.equal(j.visionTower.dir, path.join(BIN, 'clip'));
+  assert.equal(j.parameters.projector, 64 * 32 + 64 + 64 * 64 + 64);
+  assert.equal(j.parameters.languageModel, 32064 * 64 + 2 * (4 * 64 * 64 + 3 * 64 * 128 + 2 * 64) + 64); // inv_freq buffers not counted
+  assert.equal(j.dtypes.F16.parameters, j.parameters.languageModel + j.parameters.projector);
+  assert.equal(j.tiedHead, true);
+});
