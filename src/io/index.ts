@@ -8,3 +8,5 @@ export { FileWeightSource, readShardIndex, type TensorFile, type ShardIndex } fr
 export { SafetensorsFile, openSafetensors } from './safetensors.js';
 export { readSafetensorsHeader, type SafetensorsHeader, type SafetensorsEntry } from './safetensors-header.js';
 export { writeSafetensors, type PlannedTensor, type TensorsToWrite, type WriteOptions, type WriteResult } from './safetensors-writer.js';
+export { TorchBinFile, openTorchBin } from './torch-bin.js';
+export { CHECKPOINT_FILES, findCheckpointFile, openCheckpoint, openWeights } from './checkpoint.js';
