@@ -9,12 +9,13 @@
  *  - 16-bit greyscale without alpha (Pillow modes I / I;16): values are clipped to 0..255, not scaled, so most
  *    16-bit grey images come out nearly white — that is what the reference model saw;
  *  - other 16-bit images (RGB, RGBA, grey + alpha): the high byte;
- *  - GIF: transparent pixels keep their palette colour (libvips returns them as transparent black).
+ *  - GIF: transparent pixels show their palette colour, and the canvas outside the first frame the
+ *    transparent (else the first) palette colour (libvips returns both as black).
  * It is not a general image loader: no resizing, no shrink-on-load, no colour management, no later frames.
  */
 import { readFile } from 'node:fs/promises';
 import sharp, { type Metadata, type Sharp, type SharpOptions } from 'sharp';
-import { gifFirstFrameTransparency } from './gif.js';
+import { gifFirstFrame, paletteColor } from './gif.js';
 
 /** An 8-bit RGB image, rows top to bottom, pixels interleaved R, G, B. */
 export interface RgbImage {
@@ -83,6 +84,24 @@ function bandsToRgb(src: ArrayLike<number>, ch: number, n: number, out: Uint8Arr
   }
 }
 
+/**
+ * Pillow's first GIF frame: transparent pixels show their palette colour, and the canvas outside the frame
+ * holds the transparent index (index 0 without one); libvips gives black for both.
+ */
+function fixGifFirstFrame(bytes: Uint8Array, samples: Uint8Array, ch: number, width: number, height: number, out: Uint8Array): void {
+  const f = gifFirstFrame(bytes);
+  if (!f) return;
+  const fill = paletteColor(f, f.transparent >= 0 ? f.transparent : 0);
+  for (let y = 0; y < height; y++) {
+    const inRows = y >= f.top && y < f.top + f.height;
+    for (let x = 0; x < width; x++) {
+      const i = y * width + x;
+      const outside = !inRows || x < f.left || x >= f.left + f.width;
+      if (outside || (ch === 4 && f.transparent >= 0 && samples[i * 4 + 3] === 0)) out.set(fill, i * 3);
+    }
+  }
+}
+
 const identity = (v: number) => v;
 const highByte = (v: number) => v >> 8;
 const clip255 = (v: number) => (v > 255 ? 255 : v);
@@ -143,13 +162,6 @@ export async function decodeImage(input: string | Uint8Array, opts: DecodeOption
   } else {
     bandsToRgb(samples, channels, n, out, identity);
   }
-  if (meta.format === 'gif' && channels === 4) {
-    const t = gifFirstFrameTransparency(bytes);
-    if (t) {
-      for (let i = 0; i < n; i++) {
-        if (samples[i * 4 + 3] === 0) out.set(t.rgb, i * 3);
-      }
-    }
-  }
+  if (meta.format === 'gif') fixGifFirstFrame(bytes, samples as Uint8Array, channels, width, height, out);
   return { width, height, data: out };
 }
