@@ -1,0 +1,12 @@
+/**
+ * Checkpoint I/O: WeightSources over safetensors and torch .bin files (single or sharded), the safetensors
+ * writer, and opening a checkpoint folder. Format internals (zip, pickle, header validation) stay private
+ * to this folder.
+ */
+export * from './source.js';
+export { FileWeightSource, readShardIndex, type TensorFile, type ShardIndex } from './file-source.js';
+export { SafetensorsFile, openSafetensors } from './safetensors.js';
+export { readSafetensorsHeader, type SafetensorsHeader, type SafetensorsEntry } from './safetensors-header.js';
+export { writeSafetensors, type PlannedTensor, type TensorsToWrite, type WriteOptions, type WriteResult } from './safetensors-writer.js';
+export { TorchBinFile, openTorchBin } from './torch-bin.js';
+export { CHECKPOINT_FILES, findCheckpointFile, openCheckpoint, openWeights } from './checkpoint.js';
