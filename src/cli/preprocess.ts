@@ -4,6 +4,7 @@
  * (its processor config and config.json) or from `--size N` with OpenAI CLIP mean/std; `--pad`/`--crop`
  * override the mode (with `--size` alone the mode is plain CLIP crop).
  */
+import path from 'node:path';
 import { CLIP_MEAN, CLIP_STD } from '../vision/clip.js';
 import { writePng } from '../vision/encode.js';
 import { preprocessImage, type AspectMode, type PreprocessOptions } from '../vision/preprocess.js';
@@ -47,9 +48,14 @@ export async function preprocess(o: PreprocessCliOptions): Promise<void> {
   }
   if (o.autoOrient) options.autoOrient = true;
   if (o.maxPixels !== undefined) options.maxPixels = positiveInt('--max-pixels', o.maxPixels);
-  if (o.dumpPixels) throw new Error('--dump-pixels needs the safetensors writer, which this build does not have yet');
   const r = await preprocessImage(o.image, options);
   await writePng(r.imageU8, o.out);
+  if (o.dumpPixels) {
+    const { writeSafetensors } = await import('../io/index.js');
+    await writeSafetensors(o.dumpPixels, { pixel_values: r.pixelValues }, {
+      metadata: { image: path.basename(o.image), mode: r.mode, format: 'pt' },
+    });
+  }
   const summary = {
     image: o.image,
     original: r.original,

@@ -94,3 +94,24 @@ test('a corrupt image names the file', () => {
   assert.equal(r.status, 1);
   assert.match(r.stderr, /image .*corrupt\.jpg cannot be decoded/);
 });
+
+test('--dump-pixels writes pixel_values f32 [1,3,N,N] as safetensors, equal to the reference values', async () => {
+  const { SafetensorsFile } = await import('../../src/io/index.js');
+  const dir = path.join(fixtures, 'grad_640x480_336_crop');
+  const c = readJson<PipelineCase>(path.join(dir, 'case.json'));
+  const out = path.join(tmp, 'dump.png');
+  const dump = path.join(tmp, 'pixels.safetensors');
+  const r = llava('preprocess', '--image', path.join(dir, 'input.png'), '--size', '336', '--out', out, '--dump-pixels', dump);
+  assert.equal(r.status, 0, r.stderr);
+  const f = new SafetensorsFile(dump);
+  assert.deepEqual(f.names(), ['pixel_values']);
+  const t = f.read('pixel_values');
+  assert.equal(t.dtype, 'f32');
+  assert.deepEqual([...t.shape], [1, 3, 336, 336]);
+  const v = t.toArray();
+  for (const [ch, y, x, value] of c.pixel_values_samples_c_y_x_value) assert.equal(v[(ch * 336 + y) * 336 + x], value);
+  let sum = 0;
+  for (const x of v) sum += x;
+  assert.ok(Math.abs(sum - c.pixel_values_sum_f64) <= 1e-4, `sum ${sum}`);
+  assert.equal(f.metadata?.mode, 'crop');
+});
