@@ -9,7 +9,9 @@
  *    plain CLIP; "anyres" is LLaVA-1.6 tiling and refused here).
  * The mode is, in order: the caller's override, `image_aspect_ratio`, `do_pad`, else crop.
  * Without any processor file the OpenAI CLIP constants are used with the tower's image size
- * (`vision_config.image_size`); `sources` says which files decided. Finding the vision tower is not done here.
+ * (`vision_config.image_size`, else the `-336` suffix of `mm_vision_tower`); `sources` says which files
+ * decided. Finding the vision tower (Hugging Face cache etc.) is the caller's: pass its folder as
+ * `visionTower`; only an `mm_vision_tower` that is itself a folder is looked into here.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -114,7 +116,13 @@ export function preprocessOptionsFromModel(modelDir: string, opts: ModelPreproce
   const sources: string[] = [];
   const configFile = path.join(modelDir, 'config.json');
   const config = existsSync(configFile) ? readJson(configFile) : null;
-  const candidates = [modelDir, ...(opts.visionTower ? [opts.visionTower] : [])].map((d) => path.join(d, 'preprocessor_config.json'));
+  // The original layout names its tower in mm_vision_tower: a folder (absolute or relative to the model) is
+  // searched too; a hub name only tells the resolution (…-336).
+  const tower = typeof config?.mm_vision_tower === 'string' ? config.mm_vision_tower : null;
+  const towerPath = tower ? (path.isAbsolute(tower) ? tower : path.join(modelDir, tower)) : null;
+  const towerDir = towerPath && existsSync(towerPath) ? towerPath : undefined;
+  const dirs = [modelDir, ...(opts.visionTower ? [opts.visionTower] : []), ...(towerDir ? [towerDir] : [])];
+  const candidates = dirs.map((d) => path.join(d, 'preprocessor_config.json'));
   const procFile = candidates.find((f) => existsSync(f));
   let options: PreprocessOptions;
   if (procFile) {
@@ -122,9 +130,11 @@ export function preprocessOptionsFromModel(modelDir: string, opts: ModelPreproce
     sources.push(`processor: ${procFile}`);
   } else {
     const vision = config?.vision_config as Record<string, unknown> | undefined;
-    const size = vision?.image_size === undefined ? 224 : intField(configFile, 'vision_config.image_size', vision.image_size);
+    const named = tower ? /-(\d+)$/.exec(tower) : null;
+    const size = vision?.image_size !== undefined ? intField(configFile, 'vision_config.image_size', vision.image_size) : named ? Number(named[1]) : 224;
     options = { size, crop: [size, size], mode: 'crop', mean: CLIP_MEAN, std: CLIP_STD, rescaleFactor: 1 / 255, normalize: true };
-    sources.push(`processor: no preprocessor_config.json in ${candidates.map((f) => path.dirname(f)).join(' or ')}; OpenAI CLIP defaults at ${size}×${size}`);
+    const why = vision?.image_size !== undefined ? 'vision_config.image_size' : named ? `the tower name ${tower}` : 'the CLIP default';
+    sources.push(`processor: no preprocessor_config.json in ${dirs.join(' or ')}; OpenAI CLIP defaults at ${size}×${size} (size from ${why})`);
   }
   const aspect = config ? modeFromAspect(configFile, config.image_aspect_ratio) : null;
   if (opts.mode) {

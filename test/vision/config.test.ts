@@ -90,3 +90,21 @@ test('refused: anyres, non-bicubic resample, height/width resize, bad JSON, miss
   assert.throws(() => preprocessOptionsFromModel(bad), /config\.json is not valid JSON/);
   assert.throws(() => preprocessOptionsFromModel(path.join(bad, 'missing')), /model folder .*missing does not exist/);
 });
+
+test('original LLaVA folder without a tower folder: size from the mm_vision_tower name; a tower path is searched', () => {
+  const named = folder({ 'config.json': { image_aspect_ratio: 'pad', mm_vision_tower: 'openai/clip-vit-large-patch14-336' } });
+  const a = preprocessOptionsFromModel(named);
+  assert.equal(a.options.size, 336);
+  assert.equal(a.options.mode, 'pad');
+  assert.ok(a.sources.some((s) => s.includes('tower name openai/clip-vit-large-patch14-336')));
+  const v1 = folder({ 'config.json': { mm_vision_tower: 'openai/clip-vit-large-patch14' } });
+  assert.equal(preprocessOptionsFromModel(v1).options.size, 224);
+  const withTower = folder({
+    'config.json': { image_aspect_ratio: 'pad', mm_vision_tower: 'tower' },
+    'tower/preprocessor_config.json': { size: 32, crop_size: 32, image_mean: [0.5, 0.5, 0.5], image_std: [0.5, 0.5, 0.5] },
+  });
+  const b = preprocessOptionsFromModel(withTower);
+  assert.equal(b.options.size, 32);
+  assert.deepEqual(b.options.mean, [0.5, 0.5, 0.5]);
+  assert.ok(b.sources.some((s) => s.includes(path.join(withTower, 'tower', 'preprocessor_config.json'))));
+});
