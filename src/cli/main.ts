@@ -3,7 +3,7 @@
  * The `llava` command. One flat options object per command, defaults in one place, unknown flags are
  * errors (commander). Commands arrive with the features they drive.
  */
-import { Command } from 'commander';
+import { Command, InvalidArgumentError } from 'commander';
 import { createRequire } from 'node:module';
 
 const pkg = createRequire(import.meta.url)('../../../package.json') as { version: string };
@@ -23,6 +23,22 @@ program
   .action(async (opts: { json?: boolean }) => {
     const { info } = await import('./info.js');
     await info(opts);
+  });
+
+program
+  .command('tokenize')
+  .description('print the token ids of TEXT as a JSON array (slow LlamaTokenizer semantics)')
+  .option('--tokenizer <path>', 'tokenizer.json, tokenizer.model or a model folder')
+  .option('--legacy <bool>', 'override legacy from tokenizer_config.json (true|false)', (v: string) => {
+    if (v !== 'true' && v !== 'false') throw new InvalidArgumentError('expected true or false.');
+    return v === 'true';
+  })
+  .option('--no-bos', 'do not add the BOS token')
+  .option('--image-token', "apply LLaVA's tokenizer_image_token: -200 for each <image>")
+  .argument('[text...]', 'the text (after -- it may start with a dash)')
+  .action(async (text: string[], opts: { tokenizer?: string; legacy?: boolean; bos?: boolean; imageToken?: boolean }) => {
+    const { tokenize } = await import('./tokenize.js');
+    await tokenize({ ...opts, text });
   });
 
 // Commands register here, each in its own file loaded on use: `program.command(...).action(async (o) =>
