@@ -3,7 +3,7 @@
  * The `llava` command. One flat options object per command, defaults in one place, unknown flags are
  * errors (commander). Commands arrive with the features they drive.
  */
-import { Command, InvalidArgumentError } from 'commander';
+import { Command } from 'commander';
 import { createRequire } from 'node:module';
 
 const pkg = createRequire(import.meta.url)('../../../package.json') as { version: string };
@@ -30,7 +30,7 @@ program
   .description('print the token ids of TEXT as a JSON array (slow LlamaTokenizer semantics)')
   .option('--tokenizer <path>', 'tokenizer.json, tokenizer.model or a model folder')
   .option('--legacy <bool>', 'override legacy from tokenizer_config.json (true|false)', (v: string) => {
-    if (v !== 'true' && v !== 'false') throw new InvalidArgumentError('expected true or false.');
+    if (v !== 'true' && v !== 'false') throw new Error(`--legacy takes true or false, not '${v}'`);
     return v === 'true';
   })
   .option('--no-bos', 'do not add the BOS token')

@@ -60,6 +60,7 @@ describe('llava tokenize', () => {
       [['tokenize', '--tokenizer', '/nonexistent/tok.model', 'x'], /does not exist/],
       [['tokenize', '--tokenizer', modelPath], /needs the TEXT/],
       [['tokenize', '--tokenizer', modelPath, 'a', 'b'], /takes one TEXT argument, got 2/],
+      [['tokenize', '--tokenizer', modelPath, '--legacy', 'maybe', 'x'], /--legacy takes true or false, not 'maybe'/],
     ];
     for (const [args, message] of cases) {
       const r = llava(...args);
@@ -68,8 +69,5 @@ describe('llava tokenize', () => {
       assert.match(r.stderr, message);
       assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
     }
-    const bad = llava('tokenize', '--tokenizer', modelPath, '--legacy', 'maybe', 'x');
-    assert.equal(bad.status, 1);
-    assert.match(bad.stderr, /--legacy.*'maybe' is invalid/);
   });
 });

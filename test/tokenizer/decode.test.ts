@@ -8,7 +8,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { LlamaTokenizer } from '../../src/tokenizer/index.js';
-import { expected, randomVectors, tokenizer } from './fixtures.js';
+import { expected, MODES, randomVectors, tokenizer } from './fixtures.js';
 
 /** Streams `ids`, checking the prefix property after every id; returns the joined stream. */
 function streamed(tok: LlamaTokenizer, ids: number[], full: string, skipSpecialTokens = true): string {
@@ -26,13 +26,13 @@ const byte = (b: number) => b + 3; // LLaMA's <0xXX> pieces are ids 3..258
 describe('decode against python3-sentencepiece', () => {
   const r = randomVectors();
   for (const src of ['model', 'json'] as const) {
-    for (const legacy of [true, false]) {
-      test(`${r.cases.length} strings, ${src}, legacy=${legacy}: decode and streaming`, () => {
-        const tok = tokenizer(src, legacy);
+    for (const mode of MODES) {
+      test(`${r.cases.length} strings, ${src}, ${mode}: decode and streaming`, () => {
+        const tok = tokenizer(src, mode);
         const bad: string[] = [];
         let withBytes = 0;
         for (const c of r.cases) {
-          const want = expected(c, legacy);
+          const want = expected(c, mode);
           const full = tok.decode(want.ids);
           if (full !== want.decoded) bad.push(`${JSON.stringify(c.t)}: ${JSON.stringify(full)} vs ${JSON.stringify(want.decoded)}`);
           const joined = streamed(tok, want.ids, full);

@@ -5,17 +5,18 @@
  * Plus the llava-hf added tokens (`<image>` 32000, `<pad>` 32001) against ids quoted in the spec.
  */
 import assert from 'node:assert/strict';
-import { copyFileSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { loadTokenizer, parseSentencePieceModel, parseTokenizerJson, PieceType } from '../../src/tokenizer/index.js';
-import { expected, golden, llamaTokenizerJsonPath, modelPath, randomVectors, tokenizer } from './fixtures.js';
+import { expected, golden, llamaTokenizerJsonPath, llavaHfDir, modelPath, randomVectors, tokenizer } from './fixtures.js';
 
 const SOURCES = ['model', 'json'] as const;
 const MODES = [true, false] as const;
 const modeName = (legacy: boolean) => (legacy ? 'legacy' : 'non-legacy');
+const ALL_MODES = ['legacy', 'nonlegacy', 'llava-hf'] as const;
 
 /** Asserts no mismatches, showing the first few. */
 function assertNone(bad: string[], what: string): void {
@@ -69,13 +70,13 @@ describe('random strings against python3-sentencepiece', () => {
     assert.ok(r.cases.some((c) => c.t.includes('<image>')) && r.cases.some((c) => /\p{Extended_Pictographic}/u.test(c.t)));
   });
   for (const src of SOURCES) {
-    for (const legacy of MODES) {
-      test(`${r.cases.length} strings, ${src}, ${modeName(legacy)}: ids and tokenizer_image_token`, () => {
-        const tok = tokenizer(src, legacy);
+    for (const mode of ALL_MODES) {
+      test(`${r.cases.length} strings, ${src}, ${mode}: ids and tokenizer_image_token`, () => {
+        const tok = tokenizer(src, mode);
         const bad: string[] = [];
         let images = 0;
         for (const c of r.cases) {
-          const want = expected(c, legacy);
+          const want = expected(c, mode);
           const got = tok.encode(c.t);
           if (JSON.stringify(got) !== JSON.stringify(want.ids)) bad.push(`${JSON.stringify(c.t)}: ${JSON.stringify(got)} vs ${JSON.stringify(want.ids)}`);
           if (want.image) {
@@ -86,6 +87,7 @@ describe('random strings against python3-sentencepiece', () => {
         }
         assertNone(bad, 'id list');
         assert.ok(images > 100);
+        if (mode === 'llava-hf') assert.ok(r.cases.filter((c) => c.h).length > 200);
       });
     }
   }
@@ -93,13 +95,7 @@ describe('random strings against python3-sentencepiece', () => {
 
 describe('llava-hf added tokens', () => {
   // A folder like llava-hf/llava-1.5-7b-hf's: <image> 32000 and <pad> 32001 as added special tokens.
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'llava-hf-tok-'));
-  copyFileSync(modelPath, path.join(dir, 'tokenizer.model'));
-  const added = (content: string) => ({ content, lstrip: false, normalized: false, rstrip: false, single_word: false, special: true });
-  writeFileSync(path.join(dir, 'tokenizer_config.json'), JSON.stringify({
-    add_bos_token: true, add_eos_token: false, legacy: false, pad_token: '<pad>',
-    added_tokens_decoder: { 0: added('<unk>'), 1: added('<s>'), 2: added('</s>'), 32000: added('<image>'), 32001: added('<pad>') },
-  }));
+  const dir = llavaHfDir('model');
   const prompt = "USER: <image>\nWhat's the content of the image?\nASSISTANT:";
   const tail = [5618, 29915, 29879, 278, 2793, 310, 278, 1967, 29973, 13, 22933, 9047, 13566, 29901];
 
