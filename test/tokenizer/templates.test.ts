@@ -83,6 +83,7 @@ describe('LLaVA templates render get_prompt() exactly', () => {
     assert.equal(withImagePlaceholders('hi', 2), '<image>\n<image>\nhi');
     assert.equal(withImagePlaceholders('look: <image>', 1), 'look: <image>');
     assert.equal(withImagePlaceholders('hi', 0), 'hi');
+    assert.equal(withImagePlaceholders('hi', 1, true), '<im_start><image><im_end>\nhi');
     const r = buildInferencePrompt(llava('vicuna_v1'), { user: 'a <image> b', images: 1 });
     assert.equal(r.segments.filter((s) => 'image' in s).length, 1);
     assert.throws(() => selectTemplate({ name: 'nope' }), /unknown template 'nope' \(known: vicuna_v1, /);
@@ -92,10 +93,10 @@ describe('LLaVA templates render get_prompt() exactly', () => {
 
 describe('training labels equal preprocess_v1', () => {
   const t = getTemplate('vicuna_v1')!;
-  for (const legacy of [true, false]) {
+  for (const [src, legacy] of [['model', true], ['model', false], ['json', true], ['json', false]] as const) {
     const mode = legacy ? 'legacy' : 'nonlegacy';
-    test(`golden conversations, ${mode}`, () => {
-      const tok = tokenizer('model', legacy);
+    test(`golden conversations, ${src}, ${mode}`, () => {
+      const tok = tokenizer(src, legacy);
       for (const v of golden().train_mask_vicuna_v1) {
         const r = renderConversation(t, turnsOf(v.conversation));
         assert.equal(segmentsToText(r.segments), v.conversation);
@@ -104,8 +105,8 @@ describe('training labels equal preprocess_v1', () => {
         assert.deepEqual(e.labels, v[mode].labels);
       }
     });
-    test(`random conversations (make_random.py), ${mode}`, () => {
-      const tok = tokenizer('json', legacy);
+    test(`random conversations (make_random.py), ${src}, ${mode}`, () => {
+      const tok = tokenizer(src, legacy);
       const convs = randomVectors().vicuna_v1_conversations;
       assert.ok(convs.length >= 200);
       const bad: string[] = [];

@@ -25,7 +25,12 @@ const CLOSE = '\ue001';
 export function readChatTemplate(dir: string): string | undefined {
   const json = path.join(dir, 'chat_template.json');
   if (existsSync(json)) {
-    const v = JSON.parse(readFileSync(json, 'utf8')) as { chat_template?: unknown };
+    let v: { chat_template?: unknown };
+    try {
+      v = JSON.parse(readFileSync(json, 'utf8')) as { chat_template?: unknown };
+    } catch (e) {
+      throw new Error(`${json}: not valid JSON (${(e as Error).message})`);
+    }
     if (typeof v.chat_template === 'string') return v.chat_template;
   }
   const jinja = path.join(dir, 'chat_template.jinja');

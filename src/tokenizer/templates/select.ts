@@ -70,10 +70,13 @@ export function renderChat(
   });
 }
 
-/** A user text without `<image>` gets `<image>\n` prepended once per image (LLaVA's CLI/eval convention). */
-export function withImagePlaceholders(text: string, images: number): string {
+/**
+ * A user text without `<image>` gets `<image>\n` prepended once per image (LLaVA's CLI/eval convention);
+ * with `imStartEnd` (configs with mm_use_im_start_end) each is `<im_start><image><im_end>\n`.
+ */
+export function withImagePlaceholders(text: string, images: number, imStartEnd = false): string {
   if (images <= 0 || text.includes('<image>')) return text;
-  return '<image>\n'.repeat(images) + text;
+  return (imStartEnd ? '<im_start><image><im_end>\n' : '<image>\n').repeat(images) + text;
 }
 
 export interface InferencePromptInput {
@@ -84,6 +87,8 @@ export interface InferencePromptInput {
   system?: string;
   /** Earlier turns (text only; images belong to the first user turn). */
   history?: { user: string; assistant: string }[];
+  /** Wrap each image in `<im_start>`/`<im_end>` (model config mm_use_im_start_end). */
+  imStartEnd?: boolean;
 }
 
 /**
@@ -95,10 +100,10 @@ export function buildInferencePrompt(t: ChatTemplate, input: InferencePromptInpu
   if (input.system !== undefined) messages.push({ role: 'system', content: input.system });
   const turns = input.history ?? [];
   turns.forEach((h, k) => {
-    messages.push({ role: 'user', content: k === 0 ? withImagePlaceholders(h.user, input.images) : h.user });
+    messages.push({ role: 'user', content: k === 0 ? withImagePlaceholders(h.user, input.images, input.imStartEnd) : h.user });
     messages.push({ role: 'assistant', content: h.assistant });
   });
-  messages.push({ role: 'user', content: turns.length === 0 ? withImagePlaceholders(input.user, input.images) : input.user });
+  messages.push({ role: 'user', content: turns.length === 0 ? withImagePlaceholders(input.user, input.images, input.imStartEnd) : input.user });
   messages.push({ role: 'assistant', content: null });
   const rendered = renderChat(t, messages, { addGenerationPrompt: true, tokenizer });
   return { ...rendered, prompt: segmentsToText(rendered.segments) };
