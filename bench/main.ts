@@ -12,6 +12,7 @@ const benches: Record<string, () => Promise<Bench>> = {
   decode: async () => (await import('./decode.js')).run,
   overhead: async () => (await import('./overhead.js')).run,
   llava7b: async () => (await import('./llava7b.js')).run,
+  tokenize: async () => (await import('./tokenize.js')).run,
 };
 
 const [name, ...rest] = process.argv.slice(2);
