@@ -69,7 +69,7 @@ export async function run(o: RunOptions): Promise<void> {
       throw new Error(`the preprocessed image is ${fmtShape(pixelValues.shape)} but the vision tower takes [1, ${vision.numChannels}, ${vision.imageSize}, ${vision.imageSize}]`);
     }
   }
-  const ids = inputIds ?? (await promptIds(loaded, o.prompt!, o.template, pixelValues ? 1 : 0));
+  const ids = inputIds ?? promptIds(o.model, o.prompt!, o.template, pixelValues ? 1 : 0);
   const r = greedyGenerate(loaded.model, {
     inputIds: ids,
     pixelValues,
@@ -78,7 +78,7 @@ export async function run(o: RunOptions): Promise<void> {
     cacheDtype: o.kvCache,
     allPrefillLogits: o.dump !== undefined,
   });
-  const text = await replyText(loaded, r.outputIds);
+  const text = replyText(o.model, r.outputIds);
 
   if (o.dump !== undefined) {
     const f32 = (t: Tensor) => to(t, 'f32').contiguous();

@@ -7,7 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { copyFileSync, cpSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, test } from 'node:test';
@@ -17,6 +17,7 @@ import { greedyGenerate } from '../../../src/models/llava/greedy.js';
 import { loadLlava } from '../../../src/models/llava/load.js';
 import { preprocessOptionsFromModel } from '../../../src/vision/config.js';
 import { preprocessImage } from '../../../src/vision/preprocess.js';
+import { loadTokenizer } from '../../../src/tokenizer/index.js';
 import { FIXTURE, fixtureExpected, maxAbsDiff, ROOT } from '../../helpers/tiny-llava.js';
 
 const expected = fixtureExpected();
@@ -135,4 +136,26 @@ test('CLI: llava inspect --json describes the fixture from headers', () => {
   const human = cli(['inspect', '--model', FIXTURE], 'ts');
   assert.equal(human.status, 0, human.stderr);
   assert.match(human.stdout, /layout +llava-hf/);
+});
+
+test('CLI: --prompt goes through the tokenizer and the chat template; the reply is decoded', () => {
+  // The fixture plus the LLaMA tokenizer (no tokenizer_config.json: legacy mode, as HF defaults).
+  const dir = path.join(tmp, 'with-tokenizer');
+  cpSync(FIXTURE, dir, { recursive: true });
+  copyFileSync(path.join(ROOT, 'test', 'fixtures', 'tokenizer', 'tokenizer.model'), path.join(dir, 'tokenizer.model'));
+  const vectors = JSON.parse(readFileSync(path.join(ROOT, 'test', 'fixtures', 'tokenizer', 'vectors.json'), 'utf8')) as
+    { llava_prompt: { prompt: string; ids_legacy: number[] }[] };
+  const want = vectors.llava_prompt[0]!; // vicuna_v1, "<image>\nWhat is shown in this image?"
+  const r = cli(['run', '--model', dir, '--image', path.join(FIXTURE, 'image.png'), '--prompt', 'What is shown in this image?',
+    '--template', 'vicuna_v1', '--max-new-tokens', '3', '--temperature', '0', '--json'], 'native');
+  assert.equal(r.status, 0, r.stderr);
+  const out = JSON.parse(r.stdout) as { input_ids: number[]; output_ids: number[]; text: string };
+  assert.deepEqual(out.input_ids, want.ids_legacy);
+  assert.equal(out.output_ids.length, 3);
+  assert.equal(out.text, loadTokenizer(dir).decode(out.output_ids, { skipSpecialTokens: true }).trim());
+  // Without --json the reply text is printed.
+  const plain = cli(['run', '--model', dir, '--image', path.join(FIXTURE, 'image.png'), '--prompt', 'What is shown in this image?',
+    '--template', 'vicuna_v1', '--max-new-tokens', '3'], 'native');
+  assert.equal(plain.status, 0, plain.stderr);
+  assert.equal(plain.stdout, `${out.text}\n`);
 });
