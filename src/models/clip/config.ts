@@ -54,8 +54,10 @@ export interface ClipVisionConfig {
 
 /** Raw config from a CLIPVisionConfig object, or from a full CLIPConfig (its `vision_config`). */
 export function clipVisionConfigFromJson(json: Record<string, unknown>): RawClipVisionConfig {
-  const inner = json.model_type === 'clip' || (json.vision_config && typeof json.vision_config === 'object')
-    ? (json.vision_config ?? {}) as Record<string, unknown>
+  // Configs written by old transformers also carry `vision_config_dict` (the non-default keys only).
+  const nested = json.vision_config ?? json.vision_config_dict;
+  const inner = json.model_type === 'clip' || (nested && typeof nested === 'object')
+    ? (nested ?? {}) as Record<string, unknown>
     : json;
   const raw: Record<string, unknown> = { ...CLIP_VISION_DEFAULTS };
   for (const k of Object.keys(CLIP_VISION_DEFAULTS)) if (inner[k] !== undefined) raw[k] = inner[k];

@@ -106,3 +106,13 @@ test('bad configs are errors naming the field', () => {
   assert.throws(() => bad({ rope_scaling: { type: 'linear', factor: 2 } }), /rope_scaling .* is not supported/);
   assert.throws(() => bad({ hidden_size: -1 }), /hidden_size must be a positive integer/);
 });
+
+test('CLIP configs: a full CLIPConfig (also the old vision_config_dict spelling) or a bare CLIPVisionConfig', () => {
+  const v = { hidden_size: 1024, image_size: 336, intermediate_size: 4096, num_attention_heads: 16, num_hidden_layers: 24, patch_size: 14 };
+  for (const json of [{ model_type: 'clip', vision_config: v }, { model_type: 'clip', vision_config_dict: v }, { model_type: 'clip_vision_model', ...v }]) {
+    const c = clipVisionConfigFromJson(json);
+    assert.deepEqual([c.hidden_size, c.image_size, c.patch_size, c.hidden_act, c.layer_norm_eps], [1024, 336, 14, 'quick_gelu', 1e-5]);
+  }
+  const bad = llavaConfigFromJson({ ...HF_7B, vision_config: { model_type: 'siglip_vision_model' } }, 'c');
+  assert.throws(() => normalizeLlavaConfig(bad, 'c'), /model_type "siglip_vision_model" is not a CLIP vision tower/);
+});
