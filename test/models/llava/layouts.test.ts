@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { noGrad, randn, tensor, type Tensor } from '../../../src/index.js';
+import { narrow, noGrad, randn, tensor, type Tensor } from '../../../src/index.js';
 import { MemoryWeightSource } from '../../../src/io/source.js';
 import { assembleLlava, type LlavaParts } from '../../../src/models/llava/assemble.js';
 import { assertClose } from '../../helpers/assert.js';
@@ -116,4 +116,12 @@ test('layers after the selected hidden state are not loaded (their keys are skip
   assertClose(logits(hfParts(w)), reference, { atol: 0, rtol: 0 });
   // ...but with −1 it is needed.
   assert.throws(() => assembleLlava(hfParts(w, { ...fixtureConfig(), vision_feature_layer: -1 })), /missing tensor "vision_tower.vision_model.encoder.layers.2.mlp.fc2.bias"/);
+});
+
+test('original configs truncate the merged sequence to tokenizer_model_max_length (image positions included)', () => {
+  const parts = hfParts(renameKeys(weights, 'llava-original'), originalConfig({ tokenizer_model_max_length: 20 }));
+  const l = logits(parts, origIds); // 11 text ids + 16 image positions = 27, cut to 20
+  assert.deepEqual(l.shape, [1, 20, 32064]);
+  // Causal attention: the kept positions' logits are the reference's first 20 rows.
+  assertClose(l, narrow(expected.tensor('logits'), 1, 0, 20), { atol: 1e-4, rtol: 0 });
 });
