@@ -25,6 +25,22 @@ program
     await info(opts);
   });
 
+program
+  .command('tokenize')
+  .description('print the token ids of TEXT as a JSON array (slow LlamaTokenizer semantics)')
+  .option('--tokenizer <path>', 'tokenizer.json, tokenizer.model or a model folder')
+  .option('--legacy <bool>', 'override legacy from tokenizer_config.json (true|false)', (v: string) => {
+    if (v !== 'true' && v !== 'false') throw new Error(`--legacy takes true or false, not '${v}'`);
+    return v === 'true';
+  })
+  .option('--no-bos', 'do not add the BOS token')
+  .option('--image-token', "apply LLaVA's tokenizer_image_token: -200 for each <image>")
+  .argument('[text...]', 'the text (after -- it may start with a dash)')
+  .action(async (text: string[], opts: { tokenizer?: string; legacy?: boolean; bos?: boolean; imageToken?: boolean }) => {
+    const { tokenize } = await import('./tokenize.js');
+    await tokenize({ ...opts, text });
+  });
+
 // Commands register here, each in its own file loaded on use: `program.command(...).action(async (o) =>
 // (await import('./x.js')).x(o))`. Errors end as one sentence on stderr and exit code 1; --debug (anywhere on
 // the command line) adds the stack trace.
