@@ -161,6 +161,8 @@ export async function decodeImage(input: string | Uint8Array, opts: DecodeOption
   } else if (ushort) {
     // Pillow opens 16-bit grey as a 32-bit integer mode and clips it; everything else keeps the high byte.
     bandsToRgb(samples, channels, n, out, channels === 1 ? clip255 : highByte);
+  } else if (channels === 3) {
+    out.set(samples);
   } else {
     bandsToRgb(samples, channels, n, out, identity);
   }
