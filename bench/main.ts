@@ -11,6 +11,7 @@ const benches: Record<string, () => Promise<Bench>> = {
   gemm: async () => (await import('./gemm.js')).run,
   decode: async () => (await import('./decode.js')).run,
   overhead: async () => (await import('./overhead.js')).run,
+  tokenize: async () => (await import('./tokenize.js')).run,
 };
 
 const [name, ...rest] = process.argv.slice(2);

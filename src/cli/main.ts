@@ -26,6 +26,22 @@ program
   });
 
 program
+  .command('tokenize')
+  .description('print the token ids of TEXT as a JSON array (slow LlamaTokenizer semantics)')
+  .option('--tokenizer <path>', 'tokenizer.json, tokenizer.model or a model folder')
+  .option('--legacy <bool>', 'override legacy from tokenizer_config.json (true|false)', (v: string) => {
+    if (v !== 'true' && v !== 'false') throw new Error(`--legacy takes true or false, not '${v}'`);
+    return v === 'true';
+  })
+  .option('--no-bos', 'do not add the BOS token')
+  .option('--image-token', "apply LLaVA's tokenizer_image_token: -200 for each <image>")
+  .argument('[text...]', 'the text (after -- it may start with a dash)')
+  .action(async (text: string[], opts: { tokenizer?: string; legacy?: boolean; bos?: boolean; imageToken?: boolean }) => {
+    const { tokenize } = await import('./tokenize.js');
+    await tokenize({ ...opts, text });
+  });
+
+program
   .command('preprocess')
   .description('write the uint8 image a model sees (pad/resize/crop) as PNG, optionally its pixel_values')
   .option('--image <file>', 'input image (JPEG, PNG, WebP, GIF first frame, TIFF first page, ...)')
