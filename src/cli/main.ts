@@ -41,6 +41,22 @@ program
     await tokenize({ ...opts, text });
   });
 
+program
+  .command('preprocess')
+  .description('write the uint8 image a model sees (pad/resize/crop) as PNG, optionally its pixel_values')
+  .option('--image <file>', 'input image (JPEG, PNG, WebP, GIF first frame, TIFF first page, ...)')
+  .option('--model <dir>', 'take size, crop, mean/std and pad/crop mode from this model folder')
+  .option('--vision-tower <dir>', 'with --model: CLIP tower folder searched for preprocessor_config.json')
+  .option('--size <n>', 'shortest-edge size and square crop, with OpenAI CLIP mean/std (instead of --model)')
+  .option('--pad', "pad to square with the mean colour first (LLaVA-1.5's image_aspect_ratio pad)")
+  .option('--crop', 'plain CLIP resize + center crop (the default with --size)')
+  .option('--out <file>', 'output PNG of the uint8 image after pad/resize/crop')
+  .option('--dump-pixels <file>', 'also write pixel_values f32 [1,3,H,W] as safetensors')
+  .option('--auto-orient', 'apply the EXIF orientation (the reference ignores it)')
+  .option('--max-pixels <n>', 'refuse images with more pixels than this (default 178956970, as Pillow)')
+  .option('--json', 'print a JSON summary')
+  .action(async (o) => (await import('./preprocess.js')).preprocess(o));
+
 // Commands register here, each in its own file loaded on use: `program.command(...).action(async (o) =>
 // (await import('./x.js')).x(o))`. Errors end as one sentence on stderr and exit code 1; --debug (anywhere on
 // the command line) adds the stack trace.
