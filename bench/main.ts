@@ -13,6 +13,7 @@ const benches: Record<string, () => Promise<Bench>> = {
   overhead: async () => (await import('./overhead.js')).run,
   llava7b: async () => (await import('./llava7b.js')).run,
   tokenize: async () => (await import('./tokenize.js')).run,
+  io: async () => (await import('./io.js')).run,
 };
 
 const [name, ...rest] = process.argv.slice(2);

@@ -10,8 +10,10 @@ const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const walk = (d) => readdirSync(d, { withFileTypes: true }).flatMap((e) =>
   e.isDirectory() ? walk(path.join(d, e.name)) : e.name.endsWith('.test.js') ? [path.join(d, e.name)] : []);
 const filters = process.argv.slice(2);
-const files = walk(path.join(root, 'dist', 'test')).sort()
-  .filter((f) => filters.length === 0 || filters.some((s) => f.includes(s)));
+// Filters match the path below dist/test (not the checkout's own folder names).
+const testRoot = path.join(root, 'dist', 'test');
+const files = walk(testRoot).sort()
+  .filter((f) => filters.length === 0 || filters.some((s) => path.relative(testRoot, f).includes(s)));
 if (files.length === 0) {
   console.error(`no test files match ${filters.join(' ')}`);
   process.exit(1);

@@ -26,6 +26,38 @@ program
   });
 
 program
+  .command('tokenize')
+  .description('print the token ids of TEXT as a JSON array (slow LlamaTokenizer semantics)')
+  .option('--tokenizer <path>', 'tokenizer.json, tokenizer.model or a model folder')
+  .option('--legacy <bool>', 'override legacy from tokenizer_config.json (true|false)', (v: string) => {
+    if (v !== 'true' && v !== 'false') throw new Error(`--legacy takes true or false, not '${v}'`);
+    return v === 'true';
+  })
+  .option('--no-bos', 'do not add the BOS token')
+  .option('--image-token', "apply LLaVA's tokenizer_image_token: -200 for each <image>")
+  .argument('[text...]', 'the text (after -- it may start with a dash)')
+  .action(async (text: string[], opts: { tokenizer?: string; legacy?: boolean; bos?: boolean; imageToken?: boolean }) => {
+    const { tokenize } = await import('./tokenize.js');
+    await tokenize({ ...opts, text });
+  });
+
+program
+  .command('preprocess')
+  .description('write the uint8 image a model sees (pad/resize/crop) as PNG, optionally its pixel_values')
+  .option('--image <file>', 'input image (JPEG, PNG, WebP, GIF first frame, TIFF first page, ...)')
+  .option('--model <dir>', 'take size, crop, mean/std and pad/crop mode from this model folder')
+  .option('--vision-tower <dir>', 'with --model: CLIP tower folder searched for preprocessor_config.json')
+  .option('--size <n>', 'shortest-edge size and square crop, with OpenAI CLIP mean/std (instead of --model)')
+  .option('--pad', "pad to square with the mean colour first (LLaVA-1.5's image_aspect_ratio pad)")
+  .option('--crop', 'plain CLIP resize + center crop (the default with --size)')
+  .option('--out <file>', 'output PNG of the uint8 image after pad/resize/crop')
+  .option('--dump-pixels <file>', 'also write pixel_values f32 [1,3,H,W] as safetensors')
+  .option('--auto-orient', 'apply the EXIF orientation (the reference ignores it)')
+  .option('--max-pixels <n>', 'refuse images with more pixels than this (default 178956970, as Pillow)')
+  .option('--json', 'print a JSON summary')
+  .action(async (o) => (await import('./preprocess.js')).preprocess(o));
+
+program
   .command('inspect')
   .description('describe a LLaVA model folder from its config and checkpoint headers')
   .requiredOption('--model <dir>', 'model folder')
@@ -50,38 +82,6 @@ program
   .option('--pad', 'pad the image to a square first (LLaVA-1.5)')
   .option('--crop', 'plain CLIP resize and center crop')
   .action(async (o) => (await import('./run.js')).run(o));
-
-program
-  .command('preprocess')
-  .description('write the uint8 image a model sees (pad/resize/crop) as PNG, optionally its pixel_values')
-  .option('--image <file>', 'input image (JPEG, PNG, WebP, GIF first frame, TIFF first page, ...)')
-  .option('--model <dir>', 'take size, crop, mean/std and pad/crop mode from this model folder')
-  .option('--vision-tower <dir>', 'with --model: CLIP tower folder searched for preprocessor_config.json')
-  .option('--size <n>', 'shortest-edge size and square crop, with OpenAI CLIP mean/std (instead of --model)')
-  .option('--pad', "pad to square with the mean colour first (LLaVA-1.5's image_aspect_ratio pad)")
-  .option('--crop', 'plain CLIP resize + center crop (the default with --size)')
-  .option('--out <file>', 'output PNG of the uint8 image after pad/resize/crop')
-  .option('--dump-pixels <file>', 'also write pixel_values f32 [1,3,H,W] as safetensors')
-  .option('--auto-orient', 'apply the EXIF orientation (the reference ignores it)')
-  .option('--max-pixels <n>', 'refuse images with more pixels than this (default 178956970, as Pillow)')
-  .option('--json', 'print a JSON summary')
-  .action(async (o) => (await import('./preprocess.js')).preprocess(o));
-
-program
-  .command('tokenize')
-  .description('print the token ids of TEXT as a JSON array (slow LlamaTokenizer semantics)')
-  .option('--tokenizer <path>', 'tokenizer.json, tokenizer.model or a model folder')
-  .option('--legacy <bool>', 'override legacy from tokenizer_config.json (true|false)', (v: string) => {
-    if (v !== 'true' && v !== 'false') throw new Error(`--legacy takes true or false, not '${v}'`);
-    return v === 'true';
-  })
-  .option('--no-bos', 'do not add the BOS token')
-  .option('--image-token', "apply LLaVA's tokenizer_image_token: -200 for each <image>")
-  .argument('[text...]', 'the text (after -- it may start with a dash)')
-  .action(async (text: string[], opts: { tokenizer?: string; legacy?: boolean; bos?: boolean; imageToken?: boolean }) => {
-    const { tokenize } = await import('./tokenize.js');
-    await tokenize({ ...opts, text });
-  });
 
 // Commands register here, each in its own file loaded on use: `program.command(...).action(async (o) =>
 // (await import('./x.js')).x(o))`. Errors end as one sentence on stderr and exit code 1; --debug (anywhere on

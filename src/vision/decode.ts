@@ -108,7 +108,9 @@ const clip255 = (v: number) => (v > 255 ? 255 : v);
 
 async function rawPixels(pipeline: Sharp, ushort: boolean) {
   const { data, info } = await pipeline.raw(ushort ? { depth: 'ushort' } : {}).toBuffer({ resolveWithObject: true });
-  const samples = ushort ? new Uint16Array(data.buffer, data.byteOffset, data.length >> 1) : new Uint8Array(data.buffer, data.byteOffset, data.length);
+  // A 16-bit view needs an even offset; copy in the (unexpected) case sharp hands back an odd one.
+  const bytes = ushort && data.byteOffset % 2 ? new Uint8Array(data) : new Uint8Array(data.buffer, data.byteOffset, data.length);
+  const samples = ushort ? new Uint16Array(bytes.buffer, bytes.byteOffset, bytes.length >> 1) : bytes;
   return { samples, width: info.width, height: info.height, channels: info.channels as number };
 }
 
@@ -142,6 +144,7 @@ export async function decodeImage(input: string | Uint8Array, opts: DecodeOption
   const ushort = meta.depth === 'ushort';
   // Keep the file's own bands (no colour management) wherever the reference converts them itself.
   const space = meta.space === 'cmyk' ? 'cmyk' : ushort ? (meta.space === 'grey16' || meta.space === 'b-w' ? 'grey16' : 'rgb16') : null;
+  if (space === 'cmyk' && ushort) throw new Error(`image ${name} is 16-bit CMYK, which is not supported`);
   let px: Awaited<ReturnType<typeof rawPixels>>;
   try {
     let pipeline = sharp(bytes, base);
@@ -154,11 +157,12 @@ export async function decodeImage(input: string | Uint8Array, opts: DecodeOption
   const n = width * height;
   const out = new Uint8Array(n * 3);
   if (space === 'cmyk') {
-    if (ushort) throw new Error(`image ${name} is 16-bit CMYK, which is not supported`);
     cmykToRgb(samples as Uint8Array, channels, n, out);
   } else if (ushort) {
     // Pillow opens 16-bit grey as a 32-bit integer mode and clips it; everything else keeps the high byte.
     bandsToRgb(samples, channels, n, out, channels === 1 ? clip255 : highByte);
+  } else if (channels === 3) {
+    out.set(samples);
   } else {
     bandsToRgb(samples, channels, n, out, identity);
   }
