@@ -27,7 +27,3 @@ export function activation(name: string, what: string): Activation {
   if (!f) throw new Error(`${what}: unsupported activation "${name}" (supported: ${Object.keys(ACTIVATIONS).join(', ')})`);
   return f;
 }
-
-export function isActivation(name: string): boolean {
-  return name in ACTIVATIONS;
-}

@@ -9,8 +9,7 @@
  *
  * Not here: feature selection and concatenation (models/llava), weight file formats (src/io).
  */
-import { add, linear, layerNorm, scaledDotProductAttention } from '../../engine/ops/index.js';
-import { cat, conv2d, expand, permute, reshape, transpose } from '../../engine/ops/index.js';
+import { add, cat, conv2d, expand, layerNorm, linear, permute, reshape, scaledDotProductAttention, transpose } from '../../engine/ops/index.js';
 import type { Tensor } from '../../engine/tensor.js';
 import { fmtShape } from '../../engine/shape.js';
 import type { WeightSource } from '../../io/source.js';

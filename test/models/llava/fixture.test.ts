@@ -93,6 +93,13 @@ for (const backend of availableBackends()) {
   });
 }
 
+test('CLI: an f16 KV cache gives the same greedy tokens here (step margins ≥ 0.006 dwarf f16 rounding)', () => {
+  const r = cli(['run', '--model', FIXTURE, '--image', path.join(FIXTURE, 'image.png'), '--input-ids', compact.join(','),
+    '--max-new-tokens', '5', '--kv-cache', 'f16', '--json'], 'native');
+  assert.equal(r.status, 0, r.stderr);
+  assert.deepEqual(JSON.parse(r.stdout).output_ids, greedy);
+});
+
 test('CLI: errors are one sentence and exit 1', () => {
   const run = (extra: string[]) => cli(['run', '--model', FIXTURE, '--image', path.join(FIXTURE, 'image.png'), '--max-new-tokens', '2', ...extra], 'ts');
   const cases: [string[], RegExp][] = [
@@ -103,6 +110,8 @@ test('CLI: errors are one sentence and exit 1', () => {
     [['--input-ids', '1,-200', '--temperature', '0.7'], /only greedy decoding/],
     [['--prompt', 'hi'], /has no tokenizer .*--input-ids/],
     [['--input-ids', '1', '--prompt', 'hi'], /exactly one of --prompt TEXT or --input-ids IDS/],
+    [['--input-ids', '1,-200', '--kv-cache', 'f8'], /--kv-cache must be f32 or f16, got "f8"/],
+    [['--input-ids', '1,-200', '--max-new-tokens', '-3'], /--max-new-tokens must be a non-negative integer/],
   ];
   for (const [extra, re] of cases) {
     const r = run(extra);
