@@ -42,6 +42,7 @@ export interface RawLlavaOriginalConfig {
   mm_vision_select_feature: string;
   mm_use_im_start_end: boolean;
   mm_use_im_patch_token: boolean;
+  mm_patch_merge_type: string;
   image_aspect_ratio: string;
   tokenizer_model_max_length: number | null;
 }
@@ -81,6 +82,9 @@ function pick<T extends object>(defaults: T, json: Record<string, unknown>): T {
 /** Which of the two shapes `json` (a parsed config.json) has, with defaults filled in. */
 export function llavaConfigFromJson(json: Record<string, unknown>, where: string): RawLlavaConfig {
   if (json.text_config !== undefined || json.vision_config !== undefined) {
+    if (json.model_type !== undefined && json.model_type !== 'llava') {
+      throw new Error(`${where}: model_type "${String(json.model_type)}" is not supported (only llava; LLaVA-NeXT/OneVision tiling is not implemented)`);
+    }
     const defaults = {
       ignore_index: -100,
       image_token_index: 32000,
@@ -110,6 +114,7 @@ export function llavaConfigFromJson(json: Record<string, unknown>, where: string
       mm_vision_select_feature: 'patch',
       mm_use_im_start_end: false,
       mm_use_im_patch_token: true, // the builder's default when the key is missing
+      mm_patch_merge_type: 'flat',
       image_aspect_ratio: 'square',
       tokenizer_model_max_length: null as number | null,
     };
@@ -168,6 +173,9 @@ export function normalizeLlavaConfig(raw: RawLlavaConfig, where: string, towerCo
   const vision = normalizeClipVisionConfig(towerConfig, `${where} (vision tower config)`);
   if (raw.mm_hidden_size !== null && raw.mm_hidden_size !== vision.hiddenSize) {
     throw new Error(`${where}: mm_hidden_size ${raw.mm_hidden_size} differs from the vision tower's hidden_size ${vision.hiddenSize}`);
+  }
+  if (raw.mm_patch_merge_type !== 'flat' || raw.image_aspect_ratio === 'anyres') {
+    throw new Error(`${where}: LLaVA-1.6 image tiling (mm_patch_merge_type "${raw.mm_patch_merge_type}", image_aspect_ratio "${raw.image_aspect_ratio}") is not supported`);
   }
   if (raw.mm_use_im_start_end) {
     throw new Error(`${where}: mm_use_im_start_end=true (LLaVA v0 <im_start>/<im_end> prompts) is not supported`);

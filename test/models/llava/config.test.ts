@@ -101,6 +101,11 @@ test('original LLaVA defaults: missing mm_projector_type means linear; cls_patch
 
 test('bad configs are errors naming the field', () => {
   assert.throws(() => llavaConfigFromJson({ model_type: 'bert' }, 'x/config.json'), /x\/config.json: not a LLaVA config/);
+  assert.throws(() => llavaConfigFromJson({ ...HF_7B, model_type: 'llava_next' }, 'c'), /model_type "llava_next" is not supported/);
+  const tower = clipVisionConfigFromJson(CLIP_336);
+  assert.throws(() => normalizeLlavaConfig(llavaConfigFromJson({ ...ORIG_7B, mm_patch_merge_type: 'spatial_unpad', image_aspect_ratio: 'anyres' }, 'c'), 'c', tower),
+    /LLaVA-1.6 image tiling .* is not supported/);
+  assert.throws(() => normalizeLlavaConfig(llavaConfigFromJson({ ...ORIG_7B, mm_use_im_start_end: true }, 'c'), 'c', tower), /mm_use_im_start_end=true/);
   const bad = (text_config: Record<string, unknown>) => normalizeLlavaConfig(llavaConfigFromJson({ ...HF_7B, text_config }, 'c'), 'c');
   assert.throws(() => bad({ num_attention_heads: 32, num_key_value_heads: 5 }), /must be a multiple of num_key_value_heads/);
   assert.throws(() => bad({ rope_scaling: { type: 'linear', factor: 2 } }), /rope_scaling .* is not supported/);
