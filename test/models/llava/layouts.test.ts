@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { narrow, noGrad, randn, tensor, type Tensor } from '../../../src/index.js';
+import { cat, narrow, noGrad, randn, tensor, type Tensor } from '../../../src/index.js';
 import { MemoryWeightSource } from '../../../src/io/source.js';
 import { assembleLlava, type LlavaParts } from '../../../src/models/llava/assemble.js';
 import { assertClose } from '../../helpers/assert.js';
@@ -124,4 +124,24 @@ test('original configs truncate the merged sequence to tokenizer_model_max_lengt
   assert.deepEqual(l.shape, [1, 20, 32064]);
   // Causal attention: the kept positions' logits are the reference's first 20 rows.
   assertClose(l, narrow(expected.tensor('logits'), 1, 0, 20), { atol: 1e-4, rtol: 0 });
+});
+
+test('two images in one sequence: each placeholder gets its image, in order, text rows in between', () => {
+  const { model } = assembleLlava(hfParts(weights));
+  const ref = expected.tensor('inputs_embeds'); // (1, 27, 64): text at 0..4 and 21..26, image at 5..20
+  const proj = expected.tensor('image_features_projected'); // (1, 16, 64)
+  const row = (t: Tensor, i: number) => narrow(t, 1, i, 1);
+  const e = noGrad(() => {
+    const f = model.imageFeatures(cat([pixels, pixels], 0)); // (2, 16, 64)
+    return model.inputsEmbeds([1, 3148, -200, 13, 32000, 29901], f.projected);
+  });
+  assert.deepEqual(e.shape, [1, 4 + 2 * 16, 64]);
+  assertClose(row(e, 0), row(ref, 0), { atol: 0, rtol: 0 }); // <s>
+  assertClose(row(e, 1), row(ref, 1), { atol: 0, rtol: 0 }); // 3148
+  assertClose(narrow(e, 1, 2, 16), proj, { atol: 1e-5, rtol: 0 });
+  assertClose(row(e, 18), row(ref, 22), { atol: 0, rtol: 0 }); // 13
+  assertClose(narrow(e, 1, 19, 16), proj, { atol: 1e-5, rtol: 0 });
+  assertClose(row(e, 35), row(ref, 26), { atol: 0, rtol: 0 }); // 29901
+  assert.throws(() => model.inputsEmbeds([1, -200, 2], noGrad(() => model.imageFeatures(cat([pixels, pixels], 0)).projected)),
+    /stand for 1 image\(s\) but 2 image\(s\) were given/);
 });
