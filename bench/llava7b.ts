@@ -87,14 +87,16 @@ async function writeCheckpoint(dir: string): Promise<void> {
   writeFileSync(path.join(dir, 'generation_config.json'), JSON.stringify({ bos_token_id: 1, eos_token_id: 2, pad_token_id: 32001 }));
 }
 
-function measured(args: string[]): { rssMiB: number; seconds: number; stdout: string } {
+function measured(args: string[]): { rssMiB: number; seconds: number; stdout: string; phases: string } {
   const cli = path.join(ROOT, 'dist', 'src', 'cli', 'main.js');
   const t0 = performance.now();
-  const r = spawnSync('/usr/bin/time', ['-v', process.execPath, cli, ...args], { encoding: 'utf8', maxBuffer: 1 << 26 });
+  const r = spawnSync('/usr/bin/time', ['-v', process.execPath, cli, ...args],
+    { encoding: 'utf8', maxBuffer: 1 << 26, env: { ...process.env, LLAVA_DEBUG: 'timing' } });
   const seconds = (performance.now() - t0) / 1000;
   if (r.status !== 0) throw new Error(`llava ${args[0]} failed: ${r.stderr}`);
   const kb = Number(/Maximum resident set size \(kbytes\): (\d+)/.exec(r.stderr)?.[1]);
-  return { rssMiB: kb / 1024, seconds, stdout: r.stdout };
+  const phases = /llava\[timing\]: (.*)/.exec(r.stderr)?.[1] ?? '';
+  return { rssMiB: kb / 1024, seconds, stdout: r.stdout, phases };
 }
 
 export async function run(args: string[]): Promise<void> {
@@ -111,6 +113,7 @@ export async function run(args: string[]): Promise<void> {
   const one = measured(['run', '--model', dir, '--image', image, '--input-ids', ids.join(','), '--max-new-tokens', '1', '--temperature', '0', '--json']);
   printTable(['command', 'peak RSS MiB', 'wall s'], [['inspect', inspect.rssMiB, inspect.seconds], ['run (1 token)', one.rssMiB, one.seconds]]);
   const params = (JSON.parse(inspect.stdout) as { parameters: { total: number } }).parameters.total;
-  process.stdout.write(JSON.stringify({ bench: 'llava7b', parameters: params, inspectRssMiB: inspect.rssMiB, runRssMiB: one.rssMiB, runSeconds: one.seconds, output: one.stdout.trim() }) + '\n');
+  process.stdout.write(`run phases: ${one.phases}\n`);
+  process.stdout.write(JSON.stringify({ bench: 'llava7b', parameters: params, inspectRssMiB: inspect.rssMiB, runRssMiB: one.rssMiB, runSeconds: one.seconds, runPhases: one.phases, output: one.stdout.trim() }) + '\n');
   if (!args.includes('--keep')) rmSync(dir, { recursive: true, force: true });
 }

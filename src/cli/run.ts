@@ -4,6 +4,8 @@
  * `--max-new-tokens`, print the reply (or one JSON line with `--json`) and optionally dump the prefill
  * intermediates to safetensors (f32, with their batch dimension).
  *
+ * `LLAVA_DEBUG=timing` prints the wall time of loading, the vision tower, the prefill and the decode steps.
+ *
  * Not here: sampling (only --temperature 0), chat sessions, streaming (later generation work).
  */
 import '../backends/index.js';
@@ -15,6 +17,7 @@ import { loadLlava } from '../models/llava/load.js';
 import { preprocessImage } from '../vision/preprocess.js';
 import { preprocessOptionsFromModel } from '../vision/config.js';
 import { fmtShape } from '../engine/shape.js';
+import { debug } from '../util/log.js';
 import { promptIds, replyText } from './run-text.js';
 
 export interface RunOptions {
@@ -32,6 +35,8 @@ export interface RunOptions {
   pad?: boolean;
   crop?: boolean;
 }
+
+const ms = (t: number) => `${(t / 1000).toFixed(2)} s`;
 
 /** "1,2,-200,3" → ids; anything else is an error naming the bad item. */
 export function parseInputIds(text: string): number[] {
@@ -58,7 +63,9 @@ export async function run(o: RunOptions): Promise<void> {
   if (o.kvCache !== 'f32' && o.kvCache !== 'f16') throw new Error(`--kv-cache must be f32 or f16, got ${JSON.stringify(o.kvCache)}`);
   const inputIds = o.inputIds !== undefined ? parseInputIds(o.inputIds) : null;
 
+  const t0 = performance.now();
   const loaded = loadLlava(o.model, { visionTower: o.visionTower });
+  const loadMs = performance.now() - t0;
   const vision = loaded.config.vision;
   let pixelValues: Tensor | null = null;
   if (o.image !== undefined) {
@@ -79,6 +86,9 @@ export async function run(o: RunOptions): Promise<void> {
     allPrefillLogits: o.dump !== undefined,
   });
   const text = replyText(o.model, r.outputIds);
+  const { imageMs, prefillMs, decodeMs } = r.timings;
+  debug('timing', `load ${ms(loadMs)}, vision tower + projector ${ms(imageMs)}, prefill of ${r.inputsEmbeds.shape[1]} positions ${ms(prefillMs)}, ` +
+    `${r.outputIds.length} token(s) ${ms(decodeMs)}`);
 
   if (o.dump !== undefined) {
     const f32 = (t: Tensor) => to(t, 'f32').contiguous();

@@ -32,6 +32,8 @@ export interface GreedyResult {
   inputsEmbeds: Tensor;
   /** Prefill logits [1, L, V] (or [1, 1, V] without allPrefillLogits). */
   prefillLogits: Tensor;
+  /** Wall milliseconds: vision tower + projector, LLM prefill, and all decode steps. */
+  timings: { imageMs: number; prefillMs: number; decodeMs: number };
 }
 
 export function greedyGenerate(model: LlavaModel, opts: GreedyOptions): GreedyResult {
@@ -40,11 +42,14 @@ export function greedyGenerate(model: LlavaModel, opts: GreedyOptions): GreedyRe
   }
   const eos = new Set(opts.eosTokenIds ?? model.config.text.eosTokenIds);
   return noGrad(() => {
+    const t0 = performance.now();
     const feats = opts.pixelValues ? model.imageFeatures(opts.pixelValues) : null;
+    const t1 = performance.now();
     const inputsEmbeds = model.inputsEmbeds(opts.inputIds, feats?.projected ?? null);
     const lm = model.languageModel;
     const cache = lm.newCache(inputsEmbeds.shape[1]! + Math.max(1, opts.maxNewTokens), { dtype: opts.cacheDtype ?? 'f32' });
     const prefill = lm.forward(inputsEmbeds, { cache, logits: opts.allPrefillLogits ? 'all' : 'last' });
+    const t2 = performance.now();
     const outputIds: number[] = [];
     let logits = prefill.logits!;
     while (outputIds.length < opts.maxNewTokens) {
@@ -59,6 +64,7 @@ export function greedyGenerate(model: LlavaModel, opts: GreedyOptions): GreedyRe
       imageFeaturesProjected: feats?.projected ?? null,
       inputsEmbeds,
       prefillLogits: prefill.logits!,
+      timings: { imageMs: t1 - t0, prefillMs: t2 - t1, decodeMs: performance.now() - t2 },
     };
   });
 }
