@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { cat, narrow, noGrad, randn, tensor, type Tensor } from '../../../src/index.js';
 import { MemoryWeightSource } from '../../../src/io/source.js';
-import { assembleLlava, type LlavaParts } from '../../../src/models/llava/assemble.js';
+import { assembleLlava, inferTowerConfig, type LlavaParts } from '../../../src/models/llava/assemble.js';
 import { assertClose } from '../../helpers/assert.js';
 import {
   fixtureConfig, fixtureExpected, fixtureWeights, originalConfig, renameKeys, towerConfig, towerWeights,
@@ -144,4 +144,19 @@ test('two images in one sequence: each placeholder gets its image, in order, tex
   assertClose(row(e, 35), row(ref, 26), { atol: 0, rtol: 0 }); // 29901
   assert.throws(() => model.inputsEmbeds([1, -200, 2], noGrad(() => model.imageFeatures(cat([pixels, pixels], 0)).projected)),
     /stand for 1 image\(s\) but 2 image\(s\) were given/);
+});
+
+test('an embedded tower without a config: sizes read off the weight shapes, heads of width 64', () => {
+  const z = (shape: number[]) => tensor(new Float32Array(shape.reduce((a, b) => a * b, 1)), { shape });
+  const w = new Map<string, Tensor>([
+    ['embeddings.patch_embedding.weight', z([128, 3, 4, 4])],
+    ['embeddings.position_embedding.weight', z([50, 128])], // 7×7 patches + CLS
+    ['encoder.layers.0.mlp.fc1.weight', z([512, 128])],
+    ['encoder.layers.1.mlp.fc1.weight', z([512, 128])],
+    ['encoder.layers.2.mlp.fc1.weight', z([512, 128])],
+  ]);
+  const c = inferTowerConfig(new MemoryWeightSource(w));
+  assert.deepEqual(
+    [c.hidden_size, c.num_channels, c.patch_size, c.image_size, c.num_hidden_layers, c.intermediate_size, c.num_attention_heads, c.hidden_act],
+    [128, 3, 4, 28, 3, 512, 2, 'quick_gelu']);
 });
