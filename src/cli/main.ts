@@ -68,7 +68,7 @@ program
 program
   .command('run')
   .description('answer about an image with greedy decoding')
-  .requiredOption('--model <dir>', 'model folder')
+  .option('--model <dir>', 'model folder (default: the embedded tiny demo model and its image)')
   .option('--vision-tower <dir>', 'CLIP tower folder (original LLaVA checkpoints)')
   .option('--image <file>', 'image file')
   .option('--prompt <text>', 'user prompt (needs the folder\'s tokenizer)')

@@ -17,11 +17,14 @@ import { loadLlava } from '../models/llava/load.js';
 import { preprocessImage } from '../vision/preprocess.js';
 import { preprocessOptionsFromModel } from '../vision/config.js';
 import { fmtShape } from '../engine/shape.js';
-import { debug } from '../util/log.js';
+import { debug, infoOnce } from '../util/log.js';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { promptIds, replyText } from './run-text.js';
 
 export interface RunOptions {
-  model: string;
+  /** Absent: the embedded tiny demo model (assets/), and its image when --image is absent too. */
+  model?: string;
   visionTower?: string;
   image?: string;
   prompt?: string;
@@ -52,7 +55,17 @@ function nonNegativeInt(flag: string, v: string): number {
   return Number(v);
 }
 
-export async function run(o: RunOptions): Promise<void> {
+/** The package's embedded demo model folder (random weights, see its README). */
+export const DEFAULT_MODEL = fileURLToPath(new URL('../../../assets/tiny-llava-1.5-hf', import.meta.url));
+
+export async function run(opts: RunOptions): Promise<void> {
+  const o = { ...opts, model: opts.model ?? DEFAULT_MODEL };
+  if (opts.model === undefined) {
+    // Its image too, unless the given ids leave no place for one.
+    const placesImage = o.inputIds === undefined || /(^|,)\s*(-200|32000)\s*(,|$)/.test(o.inputIds);
+    if (o.image === undefined && placesImage) o.image = path.join(DEFAULT_MODEL, 'image.png');
+    infoOnce('no --model given: running the embedded tiny demo model (random weights: the pipeline is real, the reply is not meaningful)');
+  }
   if ((o.prompt === undefined) === (o.inputIds === undefined)) throw new Error('give exactly one of --prompt TEXT or --input-ids IDS');
   if (o.template !== undefined && o.prompt === undefined) throw new Error('--template applies to --prompt only');
   if (o.pad && o.crop) throw new Error('give at most one of --pad and --crop');
