@@ -32,6 +32,8 @@ export interface LlamaForwardOptions {
   cache?: KVCache | null;
   /** Which positions get logits: all (prefill dumps), the last one (decoding, default) or none. */
   logits?: 'all' | 'last' | 'none';
+  /** Called after each decoder layer with (layers done, layers); may throw to abandon the forward. */
+  onLayer?: (done: number, total: number) => void;
 }
 
 export interface LlamaOutput {
@@ -129,6 +131,7 @@ export class LlamaForCausalLM {
     this.layers.forEach((l, i) => {
       x = add(x, this.attention(rmsNorm(x, l.inputNorm, c.rmsNormEps), l, i, cos, sin, cache));
       x = add(x, this.mlp(rmsNorm(x, l.postNorm, c.rmsNormEps), l));
+      opts.onLayer?.(i + 1, this.layers.length);
     });
     cache?.advance(T);
     const hidden = rmsNorm(x, this.finalNorm, c.rmsNormEps); // (B, T, D)

@@ -1,0 +1,91 @@
+/**
+ * Streamed reply text with stop strings: token ids go through the tokenizer's incremental detokenizer
+ * (UTF-8 safe: bytes of an unfinished character are held there), and the text it releases goes through a
+ * stop filter that holds back the longest tail that could still begin a stop string. A stop string is never
+ * emitted, also when it arrives split across several tokens; on a match everything before it is released
+ * and the stream ends.
+ *
+ * Not here: EOS ids (the decoding loop stops on those before they reach the text) and the loop itself.
+ */
+import type { DecodeStream } from '../tokenizer/index.js';
+
+/** Text filter for stop strings; `push` returns what is safe to emit now. */
+export class StopFilter {
+  private held = '';
+  private stoppedAt: string | null = null;
+  private readonly stops: string[];
+
+  constructor(stops: readonly string[]) {
+    for (const s of stops) if (typeof s !== 'string' || s.length === 0) throw new Error(`stop strings must be non-empty strings, got ${JSON.stringify(s)}`);
+    this.stops = [...new Set(stops)];
+  }
+
+  /** The stop string that ended the text, or null. */
+  get stopped(): string | null {
+    return this.stoppedAt;
+  }
+
+  push(text: string): string {
+    if (this.stoppedAt !== null) return '';
+    const s = this.held + text;
+    // The earliest match wins (then the longest at that place): nothing after its start is emitted.
+    let at = -1;
+    for (const stop of this.stops) {
+      const i = s.indexOf(stop);
+      if (i >= 0 && (at < 0 || i < at || (i === at && stop.length > this.stoppedAt!.length))) {
+        at = i;
+        this.stoppedAt = stop;
+      }
+    }
+    if (at >= 0) {
+      this.held = '';
+      return s.slice(0, at);
+    }
+    const keep = this.partialTail(s);
+    this.held = s.slice(s.length - keep);
+    return s.slice(0, s.length - keep);
+  }
+
+  /** Releases the held tail at the end of the text (it can no longer complete a stop string). */
+  finish(): string {
+    const s = this.stoppedAt === null ? this.held : '';
+    this.held = '';
+    return s;
+  }
+
+  /** Length of the longest suffix of `s` that is a proper prefix of some stop string. */
+  private partialTail(s: string): number {
+    let best = 0;
+    for (const stop of this.stops) {
+      for (let n = Math.min(stop.length - 1, s.length); n > best; n--) {
+        if (s.endsWith(stop.slice(0, n))) {
+          best = n;
+          break;
+        }
+      }
+    }
+    return best;
+  }
+}
+
+/** Ids → released text: the detokenizer, then the stop filter. */
+export class ReplyText {
+  private readonly filter: StopFilter;
+
+  constructor(private readonly decoder: DecodeStream, stops: readonly string[]) {
+    this.filter = new StopFilter(stops);
+  }
+
+  /** The stop string matched so far, or null. */
+  get stopped(): string | null {
+    return this.filter.stopped;
+  }
+
+  push(id: number): string {
+    return this.filter.push(this.decoder.push(id));
+  }
+
+  finish(): string {
+    return this.filter.push(this.decoder.finish()) + this.filter.finish();
+  }
+}
