@@ -28,12 +28,17 @@ export class StopFilter {
   push(text: string): string {
     if (this.stoppedAt !== null) return '';
     const s = this.held + text;
-    // The earliest match wins (then the longest at that place): nothing after its start is emitted.
+    // The first stop string to complete wins (the earliest end; at equal ends the longer): what a reader
+    // of the text growing character by character would see first, whatever the chunking.
     let at = -1;
+    let end = Infinity;
     for (const stop of this.stops) {
       const i = s.indexOf(stop);
-      if (i >= 0 && (at < 0 || i < at || (i === at && stop.length > this.stoppedAt!.length))) {
+      if (i < 0) continue;
+      const e = i + stop.length;
+      if (e < end || (e === end && i < at)) {
         at = i;
+        end = e;
         this.stoppedAt = stop;
       }
     }
