@@ -131,7 +131,7 @@ export async function* generate(model: Model, opts: GenerateOptions): AsyncGener
   if (signal?.aborted) throw abortReason(signal);
   const queue: FromWorker[] = [];
   let wake: (() => void) | null = null;
-  const handle = model.request(request as GenerateRequest, (m) => {
+  const handle = model.request(request, (m) => {
     queue.push(m);
     wake?.();
   });

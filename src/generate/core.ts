@@ -94,6 +94,7 @@ export function* generateTokens(
   const lm: LlamaForCausalLM = model.languageModel;
   const images = pixelValues ? pixelValues.shape[0]! : 0;
   const { ids, stop } = requestIds(loaded, req, images);
+  if (req.stop !== undefined && !Array.isArray(req.stop)) throw new Error('stop must be an array of strings');
   const tok = folderTokenizer(loaded.dir);
   if (!tok) throw new Error(`${loaded.dir} has no tokenizer (tokenizer.model or tokenizer.json): generated text cannot be decoded`);
   const reply = new ReplyText(tok.decodeStream({ skipSpecialTokens: true }), [...stop, ...(req.stop ?? [])]);

@@ -1,7 +1,7 @@
 /**
  * Messages between a model handle (client.ts, any thread) and its worker thread (worker.ts). The worker is
  * started with `WorkerInit` as workerData, loads the model and answers `ready` (or `load-error`); then it
- * serves `generate` requests one after another, streaming `progress` and `piece` messages and ending each
+ * serves `generate` requests one after another (the handle ends it with terminate()), streaming `progress` and `piece` messages and ending each
  * with `done` or `error`. Cancellation does not travel as a message — the worker's event loop is busy while
  * it computes — but through the request's shared flag (an Int32Array over a SharedArrayBuffer) that the
  * decoding loop reads after every layer: nonzero = abort.
@@ -27,9 +27,7 @@ export interface ModelInfo {
   backend: string;
 }
 
-export type ToWorker =
-  | { type: 'generate'; id: number; request: GenerateRequest; abort: SharedArrayBuffer }
-  | { type: 'close' };
+export type ToWorker = { type: 'generate'; id: number; request: GenerateRequest; abort: SharedArrayBuffer };
 
 export type FromWorker =
   | { type: 'ready'; info: ModelInfo }

@@ -80,10 +80,11 @@ export function softmax(logits: Float32Array): Float64Array {
   return p;
 }
 
-/** Ids by descending score, lower id first on ties. */
+/** Ids of the finite scores by descending score, lower id first on ties (after top-k only k are sorted). */
 function descending(logits: Float32Array): Int32Array {
-  const ids = Int32Array.from({ length: logits.length }, (_, i) => i);
-  return ids.sort((a, b) => (logits[b]! - logits[a]!) || a - b);
+  const ids: number[] = [];
+  for (let i = 0; i < logits.length; i++) if (logits[i]! > -Infinity) ids.push(i);
+  return Int32Array.from(ids).sort((a, b) => (logits[b]! - logits[a]!) || a - b);
 }
 
 /** HF TopPLogitsWarper: the smallest highest-probability set whose mass reaches p (at least one token). */

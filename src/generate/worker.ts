@@ -36,7 +36,7 @@ try {
   post({ type: 'load-error', message: (e as Error).message });
 }
 
-async function serve(msg: Extract<ToWorker, { type: 'generate' }>): Promise<void> {
+async function serve(msg: ToWorker): Promise<void> {
   const flag = new Int32Array(msg.abort);
   const aborted = () => Atomics.load(flag, 0) !== 0;
   try {
@@ -62,9 +62,5 @@ async function serve(msg: Extract<ToWorker, { type: 'generate' }>): Promise<void
 
 let queue: Promise<void> = Promise.resolve();
 port.on('message', (msg: ToWorker) => {
-  if (msg.type === 'close') {
-    port.close();
-    return;
-  }
   queue = queue.then(() => serve(msg));
 });

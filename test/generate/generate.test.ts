@@ -51,6 +51,13 @@ test('greedy generate() equals the golden tokens, for a path, a Buffer and a dec
   }
 });
 
+test('two images in one prompt, in order', async () => {
+  const decoded = await decodeImage(IMAGE);
+  const pieces = await collect({ prompt: 'Compare <image> with <image>.', images: [IMAGE, decoded], temperature: 0, maxNewTokens: 2 });
+  assert.equal(pieces.length, 2);
+  await assert.rejects(collect({ prompt: 'Only <image>.', images: [IMAGE, IMAGE], temperature: 0, maxNewTokens: 1 }), /image/);
+});
+
 test('sampled text streams to exactly the full decode; a seed reproduces, another differs', async () => {
   const opts: GenerateOptions = { prompt: 'Describe the image.', images: [IMAGE], temperature: 1, topK: 0, seed: 11, maxNewTokens: 40 };
   const a = await collect(opts);
