@@ -123,7 +123,8 @@ function abortReason(signal: AbortSignal | undefined): unknown {
 
 /**
  * The reply to `opts` as pieces `{ text, tokenId }`, streamed from the model's worker. The joined texts are
- * the reply (stop strings excluded); the iterator's return value is the summary (finish reason, timings).
+ * the reply (stop strings excluded; not stripped — the reference strips the reply it stores); an EOS token
+ * comes as the last piece. The iterator's return value is the summary (finish reason, timings).
  */
 export async function* generate(model: Model, opts: GenerateOptions): AsyncGenerator<Piece, GenerationSummary, undefined> {
   const { signal, onPrefillProgress, ...request } = opts;

@@ -74,12 +74,14 @@ export function newTokenBudget(requested: number | undefined, positions: number,
   return requested;
 }
 
-/** Last-position logits [1, T, V] → one Float32Array row. */
+/** Last-position logits [1, T, V] → one Float32Array row (a view when the storage allows). */
 function lastRow(logits: Tensor): Float32Array {
-  const V = logits.shape[2]!;
-  const T = logits.shape[1]!;
-  const all = logits.toArray();
-  return Float32Array.from(all.slice((T - 1) * V, T * V));
+  const [, T, V] = logits.shape as [number, number, number];
+  if (logits.dtype === 'f32' && logits.isContiguous()) {
+    const start = logits.offset + (T - 1) * V;
+    return (logits.data as Float32Array).subarray(start, start + V);
+  }
+  return Float32Array.from(logits.toArray().slice((T - 1) * V, T * V));
 }
 
 /**

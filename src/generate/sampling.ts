@@ -59,11 +59,37 @@ export function applyTemperature(logits: Float32Array, temperature: number): Flo
   return out;
 }
 
+/** The k-th largest value (1-based) by quickselect on a copy: O(V) where sorting the vocabulary is not needed. */
+function kthLargest(values: Float32Array, k: number): number {
+  const a = values.slice();
+  const want = a.length - k; // index of the k-th largest in ascending order
+  let lo = 0;
+  let hi = a.length - 1;
+  while (lo < hi) {
+    const pivot = a[(lo + hi) >>> 1]!;
+    let i = lo;
+    let j = hi;
+    while (i <= j) {
+      while (a[i]! < pivot) i++;
+      while (a[j]! > pivot) j--;
+      if (i <= j) {
+        const t = a[i]!;
+        a[i++] = a[j]!;
+        a[j--] = t;
+      }
+    }
+    if (want <= j) hi = j;
+    else if (want >= i) lo = i;
+    else break; // a[want] equals the pivot
+  }
+  return a[want]!;
+}
+
 /** Keeps the scores ≥ the k-th largest (ties with it kept, as HF); k ≥ vocabulary or 0 keeps all. */
 export function topKFilter(logits: Float32Array, k: number): Float32Array {
   const out = logits.slice();
   if (k <= 0 || k >= logits.length) return out;
-  const kth = Float32Array.from(logits).sort().reverse()[k - 1]!; // NaN-free logits assumed (checked by the caller)
+  const kth = kthLargest(logits, k);
   for (let i = 0; i < out.length; i++) if (out[i]! < kth) out[i] = -Infinity;
   return out;
 }

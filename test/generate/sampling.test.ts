@@ -28,6 +28,18 @@ test('top-k keeps the k largest and every token tied with the k-th', () => {
   assert.deepEqual(kept(topKFilter(LOGITS, 100)), [0, 1, 2, 3, 4, 5, 6, 7]);
 });
 
+test('top-k on random rows with many ties equals the definition by full sort', () => {
+  const rng = new Rng(3);
+  for (let trial = 0; trial < 2000; trial++) {
+    const n = 1 + rng.int(40);
+    const row = Float32Array.from({ length: n }, () => rng.int(6) - 3);
+    if (rng.uniform() < 0.2) row[rng.int(n)] = -Infinity;
+    const k = 1 + rng.int(n);
+    const kth = [...row].sort((a, b) => b - a)[k - 1]!;
+    assert.deepEqual(kept(topKFilter(row, k)), [...row].flatMap((v, i) => (v >= kth && v !== -Infinity ? [i] : [])), `k ${k} row ${row.join(' ')}`);
+  }
+});
+
 test('top-p keeps the smallest highest-probability set whose mass reaches p, at least one token', () => {
   // descending masses before each token: 0, .30, .50, .65, .77, .87, .94, .98
   assert.deepEqual(kept(topPFilter(LOGITS, 0.6)), [0, 1, 2]);
