@@ -103,6 +103,11 @@ for (const backend of availableBackends()) {
       const pos = tensor(pads.map((p) => Array.from({ length: width }, (_, j) => (j < p ? 7 : j - p))), { dtype: 'i32' });
       const dirty = lm.forward(noisy, { attentionMask: batch.attentionMask, positionIds: pos, logits: 'all' }).logits!;
       pads.forEach((p, b) => assert.equal(maxAbsDiff(realColumns(dirty, b, p), realColumns(clean, b, p)), 0, `row ${b}`));
+      // The default positions are the mask's (real tokens from 0 in every row): column indices instead
+      // shift a padded row's rotary angles, which RoPE's relative form hides only up to rounding.
+      const columns = tensor(pads.map(() => Array.from({ length: width }, (_, j) => j)), { dtype: 'i32' });
+      const shifted = lm.forward(batch.inputsEmbeds, { attentionMask: batch.attentionMask, positionIds: columns, logits: 'all' }).logits!;
+      assert.ok(maxAbsDiff(realColumns(shifted, 1, pads[1]!), realColumns(clean, 1, pads[1]!)) > 0, 'positions must come from the mask');
       // A batch of one without pads is the single-sequence forward, bit for bit.
       const one = model.inputsEmbedsBatch([{ ids: compact, projected: feats[0]! }]);
       const alone = lm.forward(one.inputsEmbeds, { attentionMask: one.attentionMask, logits: 'all' }).logits!;
