@@ -33,10 +33,6 @@ interface DecoderLayer {
 }
 
 export interface LlamaForwardOptions {
-  /** Cache to read from and append to (positions continue from its length). */
-  cache?: KVCache | null;
-  /** Which positions get logits: all (prefill dumps), the last one (decoding, default) or none. */
-  logits?: 'all' | 'last' | 'none';
   /**
    * Key padding mask bool [B, past + T] over every cached and new column (HF's attention_mask): 0 marks a
    * pad that no query attends. Default: every column is real.
@@ -44,6 +40,10 @@ export interface LlamaForwardOptions {
   attentionMask?: Tensor | null;
   /** Rotary positions i32 [B, T]; default from `attentionMask` (see `positionsFromMask`), else past … past + T − 1. */
   positionIds?: Tensor | null;
+  /** Cache to read from and append to (positions continue from its length). */
+  cache?: KVCache | null;
+  /** Which positions get logits: all (prefill dumps), the last one (decoding, default) or none. */
+  logits?: 'all' | 'last' | 'none';
 }
 
 /**
