@@ -44,11 +44,17 @@ function realColumns(t: Tensor, b: number, pad: number): Tensor {
 for (const backend of availableBackends()) {
   test(`${backend}: batched greedy tokens equal each prompt's unbatched run (lengths ${MERGED.join(', ')}; images 1, 0, 2, 1)`, () => {
     withBackend(backend, () => {
-      const batch = greedyGenerateBatch(model, { prompts, maxNewTokens: 6 });
+      const batch = greedyGenerateBatch(model, { prompts, maxNewTokens: 6, allPrefillLogits: true });
       assert.deepEqual(batch.attentionMask.shape, [4, 38]);
       assert.deepEqual(batch.attentionMask.toArray().filter((m) => m === 1).length, MERGED.reduce((a, b) => a + b));
-      const want = prompts.map((p) => single(p, 6).outputIds);
+      const runs = prompts.map((p) => single(p, 6));
+      const want = runs.map((r) => r.outputIds);
       assert.deepEqual(batch.outputIds, want);
+      // The images of all rows went through the tower in one call; the prefill still matches row by row.
+      runs.forEach((r, b) => {
+        const d = maxAbsDiff(realColumns(batch.prefillLogits, b, 38 - MERGED[b]!), r.prefillLogits);
+        assert.ok(d <= 1e-5, `row ${b} prefill logits: max abs diff ${d}`);
+      });
       assert.deepEqual(batch.outputIds[0]!.slice(0, 5), golden, 'row 0 is the fixture prompt: the reference tokens');
       // The two single-image rows differ only by their image: a check that images reach their own rows.
       assert.notDeepEqual(want[0], want[3]);
@@ -127,12 +133,15 @@ test('rows finish at EOS independently; the others go on as their unbatched runs
   assert.deepEqual(greedyGenerateBatch(model, { prompts, maxNewTokens: 6, eosTokenIds: eos, padTokenId: 31999 }).outputIds, batch.outputIds);
 });
 
-test('mixed text-only and image prompts, batch of text-only prompts, max new tokens 0', () => {
+test('mixed text-only and image prompts, batch of text-only prompts, max new tokens 0, f16 cache', () => {
   const text = [prompts[1]!, { inputIds: [1, 22933, 9047, 13566, 29901, 29871, 13, 3148, 1001], pixelValues: null }];
   assert.deepEqual(greedyGenerateBatch(model, { prompts: text, maxNewTokens: 4 }).outputIds, text.map((p) => single(p, 4).outputIds));
   const mixed = [text[1]!, prompts[0]!];
   assert.deepEqual(greedyGenerateBatch(model, { prompts: mixed, maxNewTokens: 4 }).outputIds, mixed.map((p) => single(p, 4).outputIds));
   assert.deepEqual(greedyGenerateBatch(model, { prompts: mixed, maxNewTokens: 0 }).outputIds, [[], []]);
+  // An f16 cache rounds keys and values the same way batched or not.
+  const f16 = (p: BatchPrompt) => greedyGenerate(model, { inputIds: p.inputIds, pixelValues: p.pixelValues, maxNewTokens: 4, cacheDtype: 'f16' }).outputIds;
+  assert.deepEqual(greedyGenerateBatch(model, { prompts: mixed, maxNewTokens: 4, cacheDtype: 'f16' }).outputIds, mixed.map(f16));
 });
 
 test('batch errors name the row problem', () => {
