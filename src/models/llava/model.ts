@@ -95,6 +95,8 @@ export class LlavaModel {
    * its own projected image features [M_b, N, D] (or null), merged as `inputsEmbeds` does.
    */
   inputsEmbedsBatch(rows: readonly { ids: readonly number[]; projected: Tensor | null }[]): BatchedEmbeds {
+    const empty = rows.findIndex((r) => r.ids.length === 0);
+    if (empty >= 0) throw new Error(`batch: sequence ${empty} has no input ids`);
     const merged = rows.map((r) => this.inputsEmbeds(r.ids, r.projected)); // each (1, L_b, D)
     const lengths = merged.map((m) => m.shape[1]!);
     const { pads, mask } = leftPadding(lengths);

@@ -148,6 +148,8 @@ test('batch errors name the row problem', () => {
   assert.throws(() => greedyGenerateBatch(model, { prompts: [], maxNewTokens: 2 }), /at least one sequence/);
   assert.throws(() => greedyGenerateBatch(model, { prompts: [{ inputIds: [1, 2], pixelValues: image }], maxNewTokens: 2 }),
     /stand for 0 image\(s\) but 1 image\(s\) were given/);
+  assert.throws(() => greedyGenerateBatch(model, { prompts: [prompts[1]!, { inputIds: [], pixelValues: null }], maxNewTokens: 2 }),
+    /sequence 1 has no input ids/);
   assert.throws(() => greedyGenerateBatch(model, { prompts, maxNewTokens: -1 }), /max new tokens must be a non-negative integer/);
   assert.throws(() => greedyGenerateBatch(model, { prompts, maxNewTokens: 1, padTokenId: 32064 }), /pad token id 32064 is not a token id/);
   const lm = model.languageModel;
