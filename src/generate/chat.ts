@@ -127,6 +127,8 @@ export class ChatSession {
   private cache: KVCache | null = null;
   private cachedKeys: number[] = [];
   private active: Turn | null = null;
+  /** Counts send() calls: a send still waiting for its image gives way to a later one. */
+  private sends = 0;
   private last: TurnStats | null = null;
 
   constructor(readonly model: ChatModel, opts: ChatSessionOptions = {}) {
@@ -187,9 +189,10 @@ export class ChatSession {
     if (!Number.isInteger(maxNew) || maxNew < 1) throw new Error(`ChatSession.send: maxNewTokens must be a positive integer, got ${opts.maxNewTokens}`);
     const nextToken = opts.nextToken ?? greedyNextToken;
     this.interrupt();
+    const mine = ++this.sends;
     const serial = this.imageSerial;
     const features = this.features ? await this.features : null;
-    if (this.active || serial !== this.imageSerial) return; // superseded while the image was encoding
+    if (mine !== this.sends || serial !== this.imageSerial) return; // superseded while the image was encoding
     if (opts.signal?.aborted) return;
 
     const setup = this.setup();

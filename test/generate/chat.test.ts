@@ -14,6 +14,8 @@ import '../../src/index.js';
 import { loadChatModel, type ChatModel } from '../../src/generate/chat-model.js';
 import { ChatSession, greedyNextToken, type ChatNotice, type ChatPiece, type SendOptions } from '../../src/generate/chat.js';
 import type { Tensor } from '../../src/engine/tensor.js';
+import { tensor } from '../../src/engine/index.js';
+import { KVCache } from '../../src/nn/kv-cache.js';
 import { ROOT } from '../helpers/tiny-llava.js';
 
 const ASSET = path.join(ROOT, 'assets', 'tiny-llava-1.5-hf');
@@ -57,8 +59,8 @@ function gradient(): { width: number; height: number; data: Uint8Array } {
   return { width, height, data };
 }
 
-test('prefix reuse across turns: same tokens as a fresh session given the full history, fewer positions computed', async () => {
-  const a = new ChatSession(model, { image: IMAGE });
+for (const kvCache of ['f32', 'f16'] as const) test(`prefix reuse across turns (${kvCache} cache): same tokens as a fresh session given the full history, fewer positions computed`, async () => {
+  const a = new ChatSession(model, { image: IMAGE, kvCache });
   const stats = [];
   for (const q of Q.slice(0, 3)) {
     const count = countPositions(model);
@@ -82,7 +84,7 @@ test('prefix reuse across turns: same tokens as a fresh session given the full h
   assert.deepEqual(history.filter((t) => t.role === 'user').map((t) => t.content), Q.slice(0, 3));
 
   for (const k of [1, 2]) {
-    const fresh = new ChatSession(model, { image: IMAGE, history: history.slice(0, 2 * k) });
+    const fresh = new ChatSession(model, { image: IMAGE, kvCache, history: history.slice(0, 2 * k) });
     const count = countPositions(model);
     await reply(fresh, Q[k]!);
     count.stop();
@@ -193,7 +195,7 @@ test('after an interrupted turn (AbortSignal, or leaving the loop) the next turn
   assert.deepEqual(fresh.lastTurn!.tokenIds, resumed.tokenIds);
 });
 
-test('a send started while another reply streams ends that reply first', async () => {
+test('a send started while another reply streams ends that reply first; of two sends waiting for the image the later one runs', async () => {
   const a = new ChatSession(model, { image: IMAGE });
   const first = a.send(Q[0]!, { maxNewTokens: 6 });
   const p = await first.next();
@@ -205,6 +207,14 @@ test('a send started while another reply streams ends that reply first', async (
   await reply(fresh, Q[1]!);
   assert.equal(fresh.lastTurn!.prompt, a.lastTurn!.prompt);
   assert.deepEqual(fresh.lastTurn!.tokenIds, a.lastTurn!.tokenIds);
+
+  const b = new ChatSession(model, { image: IMAGE });
+  const early = b.send(Q[0]!, { maxNewTokens: 3 }).next();
+  const late = b.send(Q[1]!, { maxNewTokens: 3 }).next();
+  assert.equal((await early).done, true);
+  assert.equal((await late).done, false);
+  assert.equal(b.lastTurn, null);
+  assert.equal(b.history.length, 0);
 });
 
 test('an image switch starts a new conversation; the text before the image is still reused', async () => {
@@ -299,4 +309,32 @@ test('a first turn that does not fit is an error naming the sizes; a default max
   const s = a.lastTurn!;
   assert.equal(s.maxNewTokens, CONTEXT - s.promptPositions);
   assert.ok(s.tokenIds.length <= s.maxNewTokens);
+});
+
+test('KVCache.truncate and resized: the kept prefix survives a move to a larger buffer; bad sizes are refused', () => {
+  for (const dtype of ['f32', 'f16'] as const) {
+    const cache = new KVCache({ layers: 2, batch: 1, kvHeads: 1, headDim: 2, maxLength: 3, dtype });
+    const k = tensor([[[[1, 2], [3, 4]]]]);
+    const v = tensor([[[[-1, -2], [0.5, 8]]]]);
+    for (const layer of [0, 1]) cache.write(layer, k, v);
+    cache.advance(2);
+    const big = cache.resized(6);
+    assert.equal(big.maxLength, 6);
+    assert.equal(big.length, 2);
+    assert.equal(big.dtype, dtype);
+    const { k: k1, v: v1 } = big.read(1, 0);
+    assert.deepEqual(k1.toArray(), [1, 2, 3, 4]);
+    assert.deepEqual(v1.toArray(), [-1, -2, 0.5, 8]);
+    big.truncate(1);
+    assert.equal(big.length, 1);
+    big.write(0, tensor([[[[9, 9]]]]), tensor([[[[7, 7]]]]));
+    big.write(1, tensor([[[[9, 9]]]]), tensor([[[[7, 7]]]]));
+    big.advance(1);
+    assert.deepEqual(big.read(0, 0).k.toArray(), [1, 2, 9, 9]);
+    assert.throws(() => big.truncate(3), /KVCache: cannot truncate to 3 positions \(it holds 2\)/);
+    assert.throws(() => big.truncate(-1), /cannot truncate to -1/);
+    assert.throws(() => big.resized(1), /KVCache: cannot resize to 1 positions \(it holds 2\)/);
+    // The original is untouched by the copy's writes.
+    assert.deepEqual(cache.read(0, 0).k.toArray(), [1, 2, 3, 4]);
+  }
 });
