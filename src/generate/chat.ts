@@ -188,6 +188,9 @@ export class ChatSession {
     const maxNew = opts.maxNewTokens ?? DEFAULT_MAX_NEW_TOKENS;
     if (!Number.isInteger(maxNew) || maxNew < 1) throw new Error(`ChatSession.send: maxNewTokens must be a positive integer, got ${opts.maxNewTokens}`);
     const nextToken = opts.nextToken ?? greedyNextToken;
+    if (opts.stop !== undefined && (!Array.isArray(opts.stop) || opts.stop.some((x) => typeof x !== 'string'))) {
+      throw new Error('ChatSession.send: stop must be an array of strings');
+    }
     this.interrupt();
     const mine = ++this.sends;
     const serial = this.imageSerial;
@@ -213,6 +216,7 @@ export class ChatSession {
     this.active = turn;
     const alive = () => this.active === turn;
     const eos = new Set(this.model.eosTokenIds);
+    const vocab = this.model.model.config.text.vocabSize;
     try {
       let logits = this.prefill(turn, fit.prompt, features);
       turn.decodeStart = performance.now();
@@ -222,6 +226,9 @@ export class ChatSession {
           return;
         }
         const id = nextToken(logits, turn.generated);
+        if (!Number.isInteger(id) || id < 0 || id >= vocab) {
+          throw new Error(`ChatSession: the token chooser returned ${id}, not a token id of this model (0..${vocab - 1})`);
+        }
         turn.generated.push(id);
         if (eos.has(id)) {
           turn.eos = true;
@@ -315,7 +322,8 @@ export class ChatSession {
     const tok = this.model.tokenizer;
     const ids = turn.generated;
     const shown = turn.eos ? ids.slice(0, -1) : ids;
-    const stopped = turn.stopReason === 'stop';
+    const stopped = turn.reply.stop !== null; // also when the stop string completed in the final flush
+    if (stopped) turn.stopReason = 'stop';
     const content = stopped ? pyStrip(turn.reply.text) : pyStrip(tok.decode(shown, { skipSpecialTokens: true }));
     const stored = stopped ? content : pyStrip(tok.decode(ids, { skipSpecialTokens: false }));
     this.turns.push({ role: 'user', content: turn.user }, { role: 'assistant', content, ...(stored !== content ? { stored } : {}) });

@@ -186,10 +186,18 @@ test('after an interrupted turn (AbortSignal, or leaving the loop) the next turn
   assert.equal(a.lastTurn!.tokenIds.length, 1);
   assert.equal(a.history.length, 6);
 
+  // An abort from a timer lands between two tokens: the session yields to the event loop while decoding.
+  const timed = new AbortController();
+  setTimeout(() => timed.abort(), 0);
+  const partial = await reply(a, Q[3]!, { maxNewTokens: 100, signal: timed.signal });
+  assert.equal(a.lastTurn!.stopReason, 'abort');
+  assert.ok(partial.pieces.length >= 1 && partial.pieces.length < 100, `${partial.pieces.length} pieces`);
+  assert.equal(a.history.length, 8);
+
   await reply(a, Q[3]!);
   const resumed = a.lastTurn!;
   assert.ok(resumed.reusedPositions > 0);
-  const fresh = new ChatSession(model, { image: IMAGE, history: a.history.slice(0, 6) });
+  const fresh = new ChatSession(model, { image: IMAGE, history: a.history.slice(0, 8) });
   await reply(fresh, Q[3]!);
   assert.equal(fresh.lastTurn!.prompt, resumed.prompt);
   assert.deepEqual(fresh.lastTurn!.tokenIds, resumed.tokenIds);
@@ -249,6 +257,10 @@ test('image placement errors and a bad history are refused with a clear message'
   assert.throws(() => new ChatSession(model, { history: [{ role: 'user', content: 'hi' }] }), /must end with an assistant turn/);
   assert.throws(() => new ChatSession(model, { history: [{ role: 'assistant', content: 'hi' }, { role: 'user', content: 'x' }] }), /turn 0 should be a user turn/);
   await assert.rejects(async () => { for await (const _ of a.send('x', { maxNewTokens: 0 })) void _; }, /maxNewTokens must be a positive integer, got 0/);
+  await assert.rejects(async () => { for await (const _ of a.send('x', { nextToken: () => -5 })) void _; }, /the token chooser returned -5, not a token id of this model \(0\.\.32063\)/);
+  assert.equal(a.history.length, 2, 'a turn that produced no token leaves no trace');
+  await reply(a, Q[1]!);
+  assert.ok(a.lastTurn!.reusedPositions > 0, 'the cache is still usable after the failed turn');
 });
 
 // A copy of the tiny model whose decoder has 128 positions (the weights are linked, config.json edited).
