@@ -1,7 +1,7 @@
 /**
  * What a chat session needs from a loaded model folder (`ChatModel`): the assembled LLaVA model, the
  * folder's tokenizer, its EOS ids and the image preprocessing it asks for; `loadChatModel(dir)` builds one.
- * Also the one place a session turns an image (path, buffer or decoded RGB) into projected features.
+ * Also the one place a session turns its images (paths, buffers or decoded RGB) into projected features.
  *
  * `ChatModel` is deliberately structural: any loaded-model object with these fields (such as the public
  * `loadModel` result) can be handed to a ChatSession.
@@ -9,6 +9,7 @@
  * Not here: the conversation, prompts and decoding (chat.ts, chat-prompt.ts).
  */
 import { noGrad } from '../engine/index.js';
+import { cat } from '../engine/ops/index.js';
 import type { Tensor } from '../engine/tensor.js';
 import { fmtShape } from '../engine/shape.js';
 import { loadLlava, type LoadOptions } from '../models/llava/load.js';
@@ -49,14 +50,19 @@ function isRgb(x: ImageInput): x is RgbImage {
   return typeof x === 'object' && !(x instanceof Uint8Array) && 'width' in x && 'height' in x && 'data' in x;
 }
 
-/** Preprocess `image` and run the vision tower and projector once: features [1, N, hidden]. */
-export async function encodeImage(m: ChatModel, image: ImageInput): Promise<Tensor> {
-  if (!m.preprocess) throw new Error('this model has no image preprocessing settings (ChatModel.preprocess): it cannot take an image');
-  const { pixelValues } = isRgb(image) ? preprocessRgb(image, m.preprocess) : await preprocessImage(image, m.preprocess);
+/** Preprocess `images` and run the vision tower and projector once over all of them: features [M, N, hidden]. */
+export async function encodeImages(m: ChatModel, images: readonly ImageInput[]): Promise<Tensor> {
+  const prep = m.preprocess;
+  if (!prep) throw new Error('this model has no image preprocessing settings (ChatModel.preprocess): it cannot take an image');
+  if (images.length === 0) throw new Error('encodeImages: no image given');
   const v = m.model.config.vision;
-  const [, c, h, w] = pixelValues.shape;
-  if (c !== v.numChannels || h !== v.imageSize || w !== v.imageSize) {
-    throw new Error(`the preprocessed image is ${fmtShape(pixelValues.shape)} but the vision tower takes [1, ${v.numChannels}, ${v.imageSize}, ${v.imageSize}]`);
-  }
-  return noGrad(() => m.model.imageFeatures(pixelValues).projected);
+  const pixels = await Promise.all(images.map(async (image) => {
+    const { pixelValues } = isRgb(image) ? preprocessRgb(image, prep) : await preprocessImage(image, prep);
+    const [, c, h, w] = pixelValues.shape;
+    if (c !== v.numChannels || h !== v.imageSize || w !== v.imageSize) {
+      throw new Error(`the preprocessed image is ${fmtShape(pixelValues.shape)} but the vision tower takes [1, ${v.numChannels}, ${v.imageSize}, ${v.imageSize}]`);
+    }
+    return pixelValues; // (1, C, S, S)
+  }));
+  return noGrad(() => m.model.imageFeatures(pixels.length === 1 ? pixels[0]! : cat(pixels, 0)).projected); // (M, N, D)
 }

@@ -30,8 +30,8 @@ export interface PromptSetup {
   tokenizer: LlamaTokenizer;
   /** Replaces the template's system prompt. */
   system?: string;
-  /** Whether the first user turn carries the session's image. */
-  image: boolean;
+  /** Images the first user turn carries (0 or more, in order). */
+  images: number;
   /** Feature vectors one image occupies in the sequence. */
   featuresPerImage: number;
 }
@@ -56,26 +56,32 @@ export function renderPrompt(s: PromptSetup, turns: readonly ChatTurn[], user: s
     }
     history.push({ user: u.content, assistant: a.stored ?? a.content });
   }
-  const rendered = buildInferencePrompt(s.template, { user, images: s.image ? 1 : 0, system: s.system, history }, s.tokenizer);
+  const rendered = buildInferencePrompt(s.template, { user, images: s.images, system: s.system, history }, s.tokenizer);
   const { ids } = encodeSegments(s.tokenizer, rendered);
   const images = ids.filter((id) => id === IMAGE_TOKEN_INDEX).length;
-  if (images !== (s.image ? 1 : 0)) {
-    throw new Error(s.image
-      ? `the prompt places the image ${images} times; only the first message may contain one <image>`
+  if (images !== s.images) {
+    throw new Error(s.images > 0
+      ? `the prompt places ${images} image(s) but the session has ${s.images}: only the first message places them (one <image> each, or none to put them first)`
       : 'a message contains <image> but the session has no image (give one with the image option or setImage)');
   }
   return { text: rendered.prompt, ids, positions: ids.length + images * (s.featuresPerImage - 1) };
 }
 
 /**
- * One key per decoder position: text ids as they are, the image as `featuresPerImage` negative keys unique
- * to `imageSerial` (a number the session changes whenever its image changes).
+ * One key per decoder position: text ids as they are, image k as `featuresPerImage` negative keys derived
+ * from `imageKeys[k]`, a number the session gives each image it encodes (never reused for another).
  */
-export function positionKeys(ids: readonly number[], imageSerial: number, featuresPerImage: number): number[] {
+export function positionKeys(ids: readonly number[], imageKeys: readonly number[], featuresPerImage: number): number[] {
   const out: number[] = [];
+  let k = 0;
   for (const id of ids) {
-    if (id !== IMAGE_TOKEN_INDEX) out.push(id);
-    else for (let j = 0; j < featuresPerImage; j++) out.push(-1 - (imageSerial * featuresPerImage + j));
+    if (id !== IMAGE_TOKEN_INDEX) {
+      out.push(id);
+      continue;
+    }
+    const key = imageKeys[k++];
+    if (key === undefined) throw new Error(`position keys: the ids place more images than the ${imageKeys.length} given`);
+    for (let j = 0; j < featuresPerImage; j++) out.push(-1 - (key * featuresPerImage + j));
   }
   return out;
 }
@@ -119,7 +125,7 @@ export function fitConversation(
     }
     if (flexible && prompt.positions < context) return { turns: kept, prompt, dropped, maxNewTokens: context - prompt.positions };
     const what = kept.length === 0 ? 'the first message' : 'the first turn and the new message';
-    const image = s.image ? ` (${s.featuresPerImage} of them for the image)` : '';
+    const image = s.images > 0 ? ` (${s.images * s.featuresPerImage} of them for ${s.images === 1 ? 'the image' : `the ${s.images} images`})` : '';
     throw new Error(`the conversation does not fit the model's context of ${context} positions: ${what} alone take ${prompt.positions} positions${image}, ` +
       `plus ${maxNewTokens} new tokens; shorten the message${kept.length > 0 ? ' or start a new conversation' : ''} or lower maxNewTokens`);
   }

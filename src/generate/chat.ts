@@ -1,13 +1,15 @@
 /**
- * ChatSession: a multi-turn conversation about (at most) one image, with the KV cache kept across turns.
+ * ChatSession: a multi-turn conversation about an image (or several, or none), with the KV cache kept across
+ * turns.
  *
  * Every turn is handled as LLaVA's CLI does it: the whole conversation is re-rendered with the chat
  * template — earlier replies as the reference stores them (decoded with special tokens, stripped; see
  * ChatTurn.stored) — and tokenized whole. The session then compares the new sequence with the one its
  * cache holds, position by position, keeps the longest common prefix and runs the decoder over the rest
- * only, so a turn costs its new text, not the whole history. The image is preprocessed and encoded (tower +
- * projector) once per image; `setImage` on a non-empty conversation starts a new one, and what precedes
- * the image in the prompt is still reused from the cache.
+ * only, so a turn costs its new text, not the whole history. The images belong to the first user turn, in
+ * order (as LLaVA's CLI puts its image there); they are preprocessed and encoded (tower + projector) once;
+ * `setImage` on a non-empty conversation starts a new one, and what precedes the first image in the prompt
+ * is still reused from the cache.
  *
  * Context: when prompt + maxNewTokens exceed the decoder's positions, the oldest complete turns after the
  * first (image) turn are dropped from the conversation, with a notice; if the first turn alone does not fit,
@@ -18,8 +20,7 @@
  * never shown). An AbortSignal — or leaving the `for await` loop — ends a reply between two tokens; the part
  * already produced stays in the conversation, and the cache stays consistent with it.
  *
- * Not here: sampling processors, running off the main thread and prefill progress (the generation module),
- * several images per conversation.
+ * Not here: sampling processors, running off the main thread and prefill progress (the generation module).
  */
 import { noGrad, tensor } from '../engine/index.js';
 import { narrow } from '../engine/ops/index.js';
@@ -27,7 +28,7 @@ import type { Tensor } from '../engine/tensor.js';
 import { LlamaForCausalLM } from '../models/llama/model.js';
 import type { KVCache } from '../nn/kv-cache.js';
 import { selectTemplate, type ChatTemplate } from '../tokenizer/index.js';
-import { encodeImage, type ChatModel, type ImageInput } from './chat-model.js';
+import { encodeImages, type ChatModel, type ImageInput } from './chat-model.js';
 import { commonPrefix, fitConversation, positionKeys, renderPrompt, type ChatPrompt, type ChatTurn, type PromptSetup } from './chat-prompt.js';
 import { pyStrip, ReplyText } from './chat-text.js';
 
@@ -52,7 +53,8 @@ export interface ChatNotice {
 }
 
 export interface ChatSessionOptions {
-  image?: ImageInput | null;
+  /** The image (or images, in order) of the first message. */
+  image?: ImageInput | readonly ImageInput[] | null;
   /** Template name (LLaVA's conversation names, or "hf" for the folder's Jinja template); default: chosen for the model. */
   template?: string;
   /** Replaces the template's system prompt. */
@@ -86,7 +88,7 @@ export type StopReason = 'eos' | 'stop' | 'length' | 'abort';
 export interface TurnStats {
   prompt: string;
   promptIds: number[];
-  /** Decoder positions of the prompt (the image expanded). */
+  /** Decoder positions of the prompt (images expanded). */
   promptPositions: number;
   /** Of these, taken from the cache … */
   reusedPositions: number;
@@ -121,8 +123,11 @@ export class ChatSession {
   private readonly kvDtype: 'f32' | 'f16';
   private readonly onNotice: ((n: ChatNotice) => void) | undefined;
   private turns: ChatTurn[] = [];
-  private image: ImageInput | null = null;
+  private images: ImageInput[] = [];
+  /** Changes with every setImage; each image gets a key of its own for the cache comparison. */
   private imageSerial = 0;
+  private imageKeys: number[] = [];
+  private nextImageKey = 0;
   private features: Promise<Tensor> | null = null;
   private cache: KVCache | null = null;
   private cachedKeys: number[] = [];
@@ -162,21 +167,23 @@ export class ChatSession {
   }
 
   /**
-   * Use `image` from now on (null: no image). On a non-empty conversation this starts a new one. The image
-   * is preprocessed and encoded right away; the promise reports failures (so does the next `send`).
+   * Use `image` (or several, in order; null: none) from now on. On a non-empty conversation this starts a
+   * new one. The images are preprocessed and encoded right away; the promise reports failures (so does the
+   * next `send`).
    */
-  setImage(image: ImageInput | null): Promise<void> {
+  setImage(image: ImageInput | readonly ImageInput[] | null): Promise<void> {
     this.interrupt();
     this.turns = [];
-    this.image = image;
+    this.images = image === null ? [] : Array.isArray(image) ? [...(image as readonly ImageInput[])] : [image as ImageInput];
     this.imageSerial++;
-    this.features = image === null ? null : encodeImage(this.model, image);
+    this.imageKeys = this.images.map(() => this.nextImageKey++);
+    this.features = this.images.length === 0 ? null : encodeImages(this.model, this.images);
     const done = this.features ? this.features.then(() => undefined) : Promise.resolve();
     done.catch(() => {}); // reported to whoever awaits it, or by the next send
     return done;
   }
 
-  /** Forget the conversation (the image stays). */
+  /** Forget the conversation (the images stay). */
   reset(): void {
     this.interrupt();
     this.turns = [];
@@ -268,7 +275,7 @@ export class ChatSession {
   private setup(): PromptSetup {
     return {
       template: this.template, tokenizer: this.model.tokenizer, system: this.system,
-      image: this.image !== null, featuresPerImage: this.model.model.config.featuresPerImage,
+      images: this.images.length, featuresPerImage: this.model.model.config.featuresPerImage,
     };
   }
 
@@ -276,7 +283,7 @@ export class ChatSession {
   private prefill(turn: Turn, prompt: ChatPrompt, features: Tensor | null): Tensor {
     const t0 = performance.now();
     const m = this.model.model;
-    const keys = positionKeys(prompt.ids, this.imageSerial, m.config.featuresPerImage);
+    const keys = positionKeys(prompt.ids, this.imageKeys, m.config.featuresPerImage);
     // At least the last position is recomputed: its logits start the reply.
     const reuse = Math.min(commonPrefix(this.cachedKeys, keys), keys.length - 1);
     const need = keys.length + turn.stats.maxNewTokens;

@@ -16,6 +16,9 @@ import { ChatSession, greedyNextToken, type ChatNotice, type ChatPiece, type Sen
 import type { Tensor } from '../../src/engine/tensor.js';
 import { tensor } from '../../src/engine/index.js';
 import { KVCache } from '../../src/nn/kv-cache.js';
+import { cat } from '../../src/engine/ops/index.js';
+import { greedyGenerate } from '../../src/models/llava/greedy.js';
+import { preprocessImage, preprocessRgb } from '../../src/vision/preprocess.js';
 import { ROOT } from '../helpers/tiny-llava.js';
 
 const ASSET = path.join(ROOT, 'assets', 'tiny-llava-1.5-hf');
@@ -248,12 +251,42 @@ test('an image switch starts a new conversation; the text before the image is st
   assert.notDeepEqual(byPath.pieces.map((p) => p.tokenId), s.tokenIds);
 });
 
+test('several images go into the first message in order; the first turn equals plain greedy decoding of the same prompt', async () => {
+  const second = gradient();
+  const pixels = cat([(await preprocessImage(IMAGE, model.preprocess!)).pixelValues, preprocessRgb(second, model.preprocess!).pixelValues], 0);
+  const a = new ChatSession(model, { image: [IMAGE, second] });
+  await reply(a, Q[0]!);
+  const s = a.lastTurn!;
+  assert.equal(s.prompt, `${SYSTEM} USER: <image>\n<image>\n${Q[0]} ASSISTANT:`);
+  assert.equal(s.promptPositions, s.promptIds.length + 2 * (16 - 1));
+  const direct = greedyGenerate(model.model, { inputIds: s.promptIds, pixelValues: pixels, maxNewTokens: 6, eosTokenIds: model.eosTokenIds });
+  assert.deepEqual(s.tokenIds, direct.outputIds);
+  // Turn two reuses everything up to the reply and matches a fresh session.
+  await reply(a, Q[1]!);
+  assert.ok(a.lastTurn!.reusedPositions >= s.promptPositions);
+  const fresh = new ChatSession(model, { image: [IMAGE, second], history: a.history.slice(0, 2) });
+  await reply(fresh, Q[1]!);
+  assert.deepEqual(fresh.lastTurn!.tokenIds, a.lastTurn!.tokenIds);
+  // The order matters: swapped images are different inputs (no cache reuse past the first image either).
+  await a.setImage([second, IMAGE]);
+  await reply(a, Q[0]!);
+  assert.equal(a.lastTurn!.reusedPositions, s.promptIds.indexOf(-200));
+  const swapped = greedyGenerate(model.model, { inputIds: s.promptIds, pixelValues: cat([pixels.narrow(0, 1, 1), pixels.narrow(0, 0, 1)], 0), maxNewTokens: 6, eosTokenIds: model.eosTokenIds });
+  assert.deepEqual(a.lastTurn!.tokenIds, swapped.outputIds);
+});
+
 test('image placement errors and a bad history are refused with a clear message', async () => {
   await assert.rejects(async () => { for await (const _ of new ChatSession(model).send('look: <image>')) void _; }, /contains <image> but the session has no image/);
   const a = new ChatSession(model, { image: IMAGE });
   await reply(a, Q[0]!);
-  await assert.rejects(async () => { for await (const _ of a.send('another <image>')) void _; }, /only the first message may contain one <image>/);
+  await assert.rejects(async () => { for await (const _ of a.send('another <image>')) void _; }, /the prompt places 2 image\(s\) but the session has 1: only the first message places them/);
   assert.equal(a.history.length, 2);
+  const missing = path.join(os.tmpdir(), 'no-such-image-for-chat.png');
+  const b = new ChatSession(model, { image: IMAGE });
+  await reply(b, Q[0]!);
+  await assert.rejects(b.setImage(missing), /cannot read image .*no-such-image-for-chat\.png/);
+  assert.deepEqual(b.history, [], 'setImage started a new conversation');
+  await assert.rejects(async () => { for await (const _ of b.send(Q[0]!)) void _; }, /cannot read image .*no-such-image-for-chat\.png/);
   assert.throws(() => new ChatSession(model, { history: [{ role: 'user', content: 'hi' }] }), /must end with an assistant turn/);
   assert.throws(() => new ChatSession(model, { history: [{ role: 'assistant', content: 'hi' }, { role: 'user', content: 'x' }] }), /turn 0 should be a user turn/);
   await assert.rejects(async () => { for await (const _ of a.send('x', { maxNewTokens: 0 })) void _; }, /maxNewTokens must be a positive integer, got 0/);
