@@ -17,8 +17,9 @@
  *
  * Decoding is greedy unless the caller passes another `nextToken` (the step that turns logits into an id);
  * replies stream as `{ text, tokenId }` pieces, stopping at EOS and at the template's stop string (held back,
- * never shown). An AbortSignal — or leaving the `for await` loop — ends a reply between two tokens; the part
- * already produced stays in the conversation, and the cache stays consistent with it.
+ * never shown). An AbortSignal — or leaving the `for await` loop, or a new send — ends a reply between two
+ * tokens; the part already produced stays in the conversation (a reply without any token leaves no trace),
+ * and the cache stays consistent with it.
  *
  * Not here: sampling processors, running off the main thread and prefill progress (the generation module).
  */
@@ -32,7 +33,7 @@ import { encodeImages, type ChatModel, type ImageInput } from './chat-model.js';
 import { commonPrefix, fitConversation, positionKeys, renderPrompt, type ChatPrompt, type ChatTurn, type PromptSetup } from './chat-prompt.js';
 import { pyStrip, ReplyText } from './chat-text.js';
 
-export type { ChatModel, ImageInput } from './chat-model.js';
+export { loadChatModel, type ChatModel, type ImageInput, type LoadChatModelOptions } from './chat-model.js';
 export type { ChatTurn } from './chat-prompt.js';
 
 /** Chooses the next token from the last position's logits [1, 1, V]; `generated` holds this reply's ids so far. */
