@@ -7,6 +7,9 @@
  * buffers are written in place through the engine's `copy` kernel (which converts f32 → f16 when the
  * cache is f16); reading an f16 cache converts the visible prefix back to f32 for attention.
  *
+ * A chat session keeps one cache across turns: `truncate` drops the positions after a shared prefix and
+ * `resized` moves the filled prefix into a larger buffer when a conversation outgrows it.
+ *
  * Not differentiable (inference only), and it knows nothing of any model: the decoder supplies shapes.
  */
 import { dispatch } from '../engine/backend.js';
@@ -89,5 +92,31 @@ export class KVCache {
   /** Forget everything (the buffers are kept). */
   reset(): void {
     this.filled = 0;
+  }
+
+  /**
+   * Keep only positions [0, length): the next forward writes at `length`. Positions beyond it are simply
+   * overwritten later, so a caller that shares a prefix with a new sequence recomputes only the rest.
+   */
+  truncate(length: number): void {
+    if (!Number.isInteger(length) || length < 0 || length > this.filled) {
+      throw new Error(`KVCache: cannot truncate to ${length} positions (it holds ${this.filled})`);
+    }
+    this.filled = length;
+  }
+
+  /** A cache of the same layout holding `maxLength` positions, with this cache's filled positions copied in. */
+  resized(maxLength: number): KVCache {
+    if (!Number.isInteger(maxLength) || maxLength < this.filled) {
+      throw new Error(`KVCache: cannot resize to ${maxLength} positions (it holds ${this.filled})`);
+    }
+    const out = new KVCache({ ...this.opts, maxLength });
+    const n = this.filled;
+    if (n > 0) {
+      this.keys.forEach((k, i) => dispatch('copy', narrow(out.keys[i]!, 2, 0, n), narrow(k, 2, 0, n)));
+      this.values.forEach((v, i) => dispatch('copy', narrow(out.values[i]!, 2, 0, n), narrow(v, 2, 0, n)));
+    }
+    out.filled = n;
+    return out;
   }
 }

@@ -7,9 +7,14 @@
  * With a KVCache the forward covers the new positions only: positions continue from `cache.length`, keys
  * and values are appended, attention runs over the whole cached prefix. Without one, positions start at 0.
  *
+ * Batches of different lengths are left-padded by the caller: an `attentionMask` [B, past + T] marks the
+ * real columns (pads are never attended as keys) and the rotary positions of each row count its real
+ * tokens only (HF generate: cumsum(mask) − 1, pads at 1). Pad query rows attend to nothing and come out
+ * as garbage the caller ignores; real rows equal their unpadded forward.
+ *
  * Not here: image features and merging (models/llava), decoding loops, tokenization.
  */
-import { add, argmax, embedding, linear, mul, narrow, reshape, rmsNorm, rope, ropeTables, scaledDotProductAttention, transpose, arange } from '../../engine/ops/index.js';
+import { add, argmax, embedding, linear, mul, narrow, reshape, rmsNorm, rope, ropeTables, scaledDotProductAttention, tensor, transpose, arange } from '../../engine/ops/index.js';
 import type { Tensor } from '../../engine/tensor.js';
 import { fmtShape } from '../../engine/shape.js';
 import type { WeightSource } from '../../io/source.js';
@@ -28,12 +33,41 @@ interface DecoderLayer {
 }
 
 export interface LlamaForwardOptions {
+  /**
+   * Key padding mask bool [B, past + T] over every cached and new column (HF's attention_mask): 0 marks a
+   * pad that no query attends. Default: every column is real.
+   */
+  attentionMask?: Tensor | null;
+  /** Rotary positions i32 [B, T]; default from `attentionMask` (see `positionsFromMask`), else past … past + T − 1. */
+  positionIds?: Tensor | null;
   /** Cache to read from and append to (positions continue from its length). */
   cache?: KVCache | null;
   /** Which positions get logits: all (prefill dumps), the last one (decoding, default) or none. */
   logits?: 'all' | 'last' | 'none';
   /** Called after each decoder layer with (layers done, layers); may throw to abandon the forward. */
   onLayer?: (done: number, total: number) => void;
+}
+
+/**
+ * Rotary positions of the last T columns of a left-padded batch, as HF generate derives them from the
+ * attention mask: a real token's position is the number of real tokens before it in its row; pads get 1.
+ * mask: bool [B, past + T] → i32 [B, T].
+ */
+export function positionsFromMask(mask: Tensor, T: number): Tensor {
+  const [B, n] = mask.shape as [number, number];
+  const m = mask.toArray();
+  const rows: number[][] = [];
+  for (let b = 0; b < B; b++) {
+    const row: number[] = [];
+    let seen = 0;
+    for (let j = 0; j < n; j++) {
+      const real = m[b * n + j] !== 0;
+      if (real) seen++;
+      if (j >= n - T) row.push(real ? seen - 1 : 1);
+    }
+    rows.push(row);
+  }
+  return tensor(rows, { dtype: 'i32' });
 }
 
 export interface LlamaOutput {
@@ -96,7 +130,7 @@ export class LlamaForCausalLM {
     return embedding(this.embedTokens, ids);
   }
 
-  private attention(x: Tensor, l: DecoderLayer, li: number, cos: Tensor, sin: Tensor, cache: KVCache | null): Tensor {
+  private attention(x: Tensor, l: DecoderLayer, li: number, cos: Tensor, sin: Tensor, cache: KVCache | null, keyMask: Tensor | null): Tensor {
     const { numHeads: H, numKvHeads: Hkv, headDim: hd } = this.config;
     const [B, T] = x.shape as [number, number, number];
     const heads = (d: Dense, n: number) => transpose(reshape(apply(x, d), [B, T, n, hd]), 1, 2); // (B, n, T, hd)
@@ -107,7 +141,7 @@ export class LlamaForCausalLM {
       cache.write(li, k, v);
       ({ k, v } = cache.read(li, T)); // (B, Hkv, past + T, hd)
     }
-    const a = scaledDotProductAttention(q, k, v, { causal: true }); // (B, H, T, hd); GQA inside
+    const a = scaledDotProductAttention(q, k, v, { causal: true, keyMask }); // (B, H, T, hd); GQA inside
     return apply(reshape(transpose(a, 1, 2), [B, T, H * hd]), l.o); // (B, T, D)
   }
 
@@ -120,16 +154,24 @@ export class LlamaForCausalLM {
     if (inputsEmbeds.ndim !== 3 || inputsEmbeds.shape[2] !== c.hiddenSize || inputsEmbeds.dtype !== 'f32') {
       throw new Error(`LLaMA forward: inputs_embeds must be f32 [B, T, ${c.hiddenSize}], got ${inputsEmbeds.dtype} ${fmtShape(inputsEmbeds.shape)}`);
     }
-    const T = inputsEmbeds.shape[1]!;
+    const [B, T] = inputsEmbeds.shape as [number, number, number];
     const cache = opts.cache ?? null;
     const start = cache ? cache.length : 0;
     if (start + T > c.maxPositions) {
       throw new Error(`LLaMA forward: positions up to ${start + T} exceed max_position_embeddings ${c.maxPositions}`);
     }
-    const { cos, sin } = ropeTables(arange(start, start + T), c.headDim, c.ropeTheta); // (T, hd/2) each
+    const mask = opts.attentionMask ?? null;
+    if (mask && (mask.dtype !== 'bool' || mask.ndim !== 2 || mask.shape[0] !== B || mask.shape[1] !== start + T)) {
+      throw new Error(`LLaMA forward: attention mask must be bool [${B}, ${start + T}] (cached + new positions), got ${mask.dtype} ${fmtShape(mask.shape)}`);
+    }
+    const pos = opts.positionIds ?? (mask ? positionsFromMask(mask, T) : arange(start, start + T)); // (B, T) or (T)
+    if (opts.positionIds && (pos.dtype !== 'i32' || pos.ndim !== 2 || pos.shape[0] !== B || pos.shape[1] !== T)) {
+      throw new Error(`LLaMA forward: position ids must be i32 [${B}, ${T}], got ${pos.dtype} ${fmtShape(pos.shape)}`);
+    }
+    const { cos, sin } = ropeTables(pos, c.headDim, c.ropeTheta); // (T, hd/2) or (B, T, hd/2) each
     let x = inputsEmbeds;
     this.layers.forEach((l, i) => {
-      x = add(x, this.attention(rmsNorm(x, l.inputNorm, c.rmsNormEps), l, i, cos, sin, cache));
+      x = add(x, this.attention(rmsNorm(x, l.inputNorm, c.rmsNormEps), l, i, cos, sin, cache, mask));
       x = add(x, this.mlp(rmsNorm(x, l.postNorm, c.rmsNormEps), l));
       opts.onLayer?.(i + 1, this.layers.length);
     });

@@ -36,10 +36,13 @@ export interface GreedyResult {
   timings: { imageMs: number; prefillMs: number; decodeMs: number };
 }
 
+/** Shared by the single and batched loops. */
+export function checkMaxNewTokens(n: number): void {
+  if (!Number.isInteger(n) || n < 0) throw new Error(`max new tokens must be a non-negative integer, got ${n}`);
+}
+
 export function greedyGenerate(model: LlavaModel, opts: GreedyOptions): GreedyResult {
-  if (!Number.isInteger(opts.maxNewTokens) || opts.maxNewTokens < 0) {
-    throw new Error(`max new tokens must be a non-negative integer, got ${opts.maxNewTokens}`);
-  }
+  checkMaxNewTokens(opts.maxNewTokens);
   const eos = new Set(opts.eosTokenIds ?? model.config.text.eosTokenIds);
   return noGrad(() => {
     const t0 = performance.now();

@@ -8,8 +8,11 @@
  * naming the counts. Images are consumed in order. The plan says, for each merged position, whether it is
  * a text token (and which input position) or an image feature (which image, which vector).
  *
+ * For batches, `leftPadding` lays merged sequences of different lengths out right-aligned in one
+ * [B, width] grid (HF's padding_side "left"), which keeps every row's last real token in the last column.
+ *
  * Not here: embedding or splicing tensors (model.ts does that with one embedding call and one `cat`),
- * tokenization, padding of batches.
+ * tokenization.
  */
 
 export type Segment =
@@ -87,4 +90,23 @@ export function imageOffsets(plan: MergePlan): number[] {
     at += g.kind === 'text' ? g.end - g.start : plan.featuresPerImage;
   }
   return out;
+}
+
+export interface LeftPadding {
+  /** Columns of the batch: the longest row. */
+  width: number;
+  /** Pad columns in front of each row. */
+  pads: number[];
+  /** Per row and column: 1 on real positions, 0 on pads (HF's attention_mask). */
+  mask: number[][];
+}
+
+/** Left-pad rows of merged lengths `lengths` to the longest. */
+export function leftPadding(lengths: readonly number[]): LeftPadding {
+  if (lengths.length === 0) throw new Error('batch: at least one sequence is needed');
+  const bad = lengths.findIndex((n) => !Number.isInteger(n) || n < 1);
+  if (bad >= 0) throw new Error(`batch: sequence ${bad} has length ${lengths[bad]}; every sequence needs at least one position`);
+  const width = Math.max(...lengths);
+  const pads = lengths.map((n) => width - n);
+  return { width, pads, mask: pads.map((p) => Array.from({ length: width }, (_, j) => (j < p ? 0 : 1))) };
 }

@@ -7,15 +7,19 @@
  * the channel axis, in the configured order), with the class token dropped (`default`/`patch`) or kept
  * (`full`/`cls_patch`).
  *
+ * Batches: each sequence is merged on its own (its images in order, or none), then the merged rows are
+ * left-padded with zero vectors (as the original LLaVA re-pads; the values never matter because the
+ * attention mask hides them) into one [B, L, D] tensor with its bool attention mask.
+ *
  * Not here: finding and reading weights (load.ts), the decoding loop (greedy.ts), preprocessing and
  * tokenization (src/vision, src/tokenizer).
  */
-import { cat, embedding, narrow, tensor } from '../../engine/ops/index.js';
+import { cat, embedding, narrow, tensor, zeros } from '../../engine/ops/index.js';
 import type { Tensor } from '../../engine/tensor.js';
 import type { ClipVisionTower } from '../clip/vision.js';
 import type { LlamaForCausalLM, LlamaForwardOptions } from '../llama/model.js';
 import type { LlavaConfig } from './config.js';
-import { planMerge, textIds, type MergePlan } from './merge.js';
+import { leftPadding, planMerge, textIds, type MergePlan } from './merge.js';
 import type { Projector } from './projector.js';
 
 export interface ImageFeatures {
@@ -23,6 +27,15 @@ export interface ImageFeatures {
   selected: Tensor;
   /** After the projector [M, N, hidden]. */
   projected: Tensor;
+}
+
+export interface BatchedEmbeds {
+  /** [B, L, D], L the longest merged row; shorter rows start with zero vectors. */
+  inputsEmbeds: Tensor;
+  /** bool [B, L]: 0 on the pads. */
+  attentionMask: Tensor;
+  /** Merged length of each row. */
+  lengths: number[];
 }
 
 export class LlavaModel {
@@ -75,6 +88,25 @@ export class LlavaModel {
     const max = this.config.maxSequenceLength;
     if (max !== null && merged.shape[0]! > max) merged = narrow(merged, 0, 0, max); // original LLaVA truncates
     return merged.unsqueeze(0); // (1, L, D)
+  }
+
+  /**
+   * Left-padded inputs_embeds [B, L, D] and attention mask bool [B, L] for several sequences, each with
+   * its own projected image features [M_b, N, D] (or null), merged as `inputsEmbeds` does.
+   */
+  inputsEmbedsBatch(rows: readonly { ids: readonly number[]; projected: Tensor | null }[]): BatchedEmbeds {
+    const empty = rows.findIndex((r) => r.ids.length === 0);
+    if (empty >= 0) throw new Error(`batch: sequence ${empty} has no input ids`);
+    const merged = rows.map((r) => this.inputsEmbeds(r.ids, r.projected)); // each (1, L_b, D)
+    const lengths = merged.map((m) => m.shape[1]!);
+    const { pads, mask } = leftPadding(lengths);
+    const D = this.config.text.hiddenSize;
+    const padded = merged.map((m, b) => (pads[b] ? cat([zeros([1, pads[b]!, D]), m], 1) : m)); // each (1, L, D)
+    return {
+      inputsEmbeds: padded.length === 1 ? padded[0]! : cat(padded, 0), // (B, L, D)
+      attentionMask: tensor(mask, { dtype: 'bool' }), // (B, L)
+      lengths,
+    };
   }
 
   /** The decoder over prepared embeddings (see LlamaForCausalLM.forward). */
