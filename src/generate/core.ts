@@ -20,7 +20,7 @@ import type { LlamaForCausalLM } from '../models/llama/model.js';
 import { DEFAULTS, type FinishReason, type GenerateRequest, type Piece, type PrefillProgress } from './options.js';
 import { buildPrompt, folderTokenizer } from './prompt.js';
 import { sampleToken, validateSampling } from './sampling.js';
-import { ReplyText } from './stop.js';
+import { ReplyText } from './chat-text.js';
 
 export interface CoreHooks {
   /** True once the caller gave up: the loop throws an AbortError at the next check. */
@@ -96,10 +96,12 @@ export function* generateTokens(
   const lm: LlamaForCausalLM = model.languageModel;
   const images = pixelValues ? pixelValues.shape[0]! : 0;
   const { ids, stop } = requestIds(loaded, req, images);
-  if (req.stop !== undefined && !Array.isArray(req.stop)) throw new Error('stop must be an array of strings');
+  if (req.stop !== undefined && (!Array.isArray(req.stop) || req.stop.some((s) => typeof s !== 'string' || s.length === 0))) {
+    throw new Error(`stop must be an array of non-empty strings, got ${JSON.stringify(req.stop)}`);
+  }
   const tok = folderTokenizer(loaded.dir);
   if (!tok) throw new Error(`${loaded.dir} has no tokenizer (tokenizer.model or tokenizer.json): generated text cannot be decoded`);
-  const reply = new ReplyText(tok.decodeStream({ skipSpecialTokens: true }), [...stop, ...(req.stop ?? [])]);
+  const reply = new ReplyText(tok, [...stop, ...(req.stop ?? [])]);
   const eos = new Set(loaded.eosTokenIds);
   const sampling = { ...req, temperature: req.temperature ?? DEFAULTS.temperature, topK: req.topK ?? DEFAULTS.topK };
   if (req.seed !== undefined && !Number.isInteger(req.seed)) throw new Error(`seed must be an integer, got ${JSON.stringify(req.seed)}`);
@@ -142,14 +144,15 @@ export function* generateTokens(
       yield { text: reply.finish(), tokenId: id };
       break;
     }
-    let piece = reply.push(id);
-    if (reply.stopped !== null) {
+    let piece = reply.push(id).text;
+    if (reply.stop !== null) {
       finish = 'stop';
       yield { text: piece, tokenId: id };
       break;
     }
     if (seen.length === maxNew) {
       piece += reply.finish();
+      if (reply.stop !== null) finish = 'stop'; // completed by the detokenizer's final flush
       yield { text: piece, tokenId: id };
       break;
     }

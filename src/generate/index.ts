@@ -12,4 +12,4 @@ export {
   applyRepetitionPenalty, applyTemperature, argmax, drawCategorical, minPFilter, sampleToken, softmax, topKFilter, topPFilter,
   validateSampling, warpLogits, type SamplingOptions,
 } from './sampling.js';
-export { ReplyText, StopFilter } from './stop.js';
+export { StopFilter } from './stop.js';

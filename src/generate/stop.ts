@@ -1,13 +1,10 @@
 /**
- * Streamed reply text with stop strings: token ids go through the tokenizer's incremental detokenizer
- * (UTF-8 safe: bytes of an unfinished character are held there), and the text it releases goes through a
- * stop filter that holds back the longest tail that could still begin a stop string. A stop string is never
- * emitted, also when it arrives split across several tokens; on a match everything before it is released
- * and the stream ends.
+ * Stop strings over streamed text: the filter holds back the longest tail that could still begin a stop
+ * string, so a stop string is never emitted, also when it arrives split across several chunks (tokens); on
+ * a match everything before it is released and the stream ends. Pure text in, text out.
  *
- * Not here: EOS ids (the decoding loop stops on those before they reach the text) and the loop itself.
+ * Not here: token ids and the UTF-8-safe detokenizer in front of it (chat-text.ts's ReplyText), EOS ids.
  */
-import type { DecodeStream } from '../tokenizer/index.js';
 
 /** Text filter for stop strings; `push` returns what is safe to emit now. */
 export class StopFilter {
@@ -70,27 +67,5 @@ export class StopFilter {
       }
     }
     return best;
-  }
-}
-
-/** Ids → released text: the detokenizer, then the stop filter. */
-export class ReplyText {
-  private readonly filter: StopFilter;
-
-  constructor(private readonly decoder: DecodeStream, stops: readonly string[]) {
-    this.filter = new StopFilter(stops);
-  }
-
-  /** The stop string matched so far, or null. */
-  get stopped(): string | null {
-    return this.filter.stopped;
-  }
-
-  push(id: number): string {
-    return this.filter.push(this.decoder.push(id));
-  }
-
-  finish(): string {
-    return this.filter.push(this.decoder.finish()) + this.filter.finish();
   }
 }

@@ -9,7 +9,8 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import { test } from 'node:test';
 import { Rng } from '../../src/engine/random.js';
-import { ReplyText, StopFilter } from '../../src/generate/stop.js';
+import { ReplyText } from '../../src/generate/chat-text.js';
+import { StopFilter } from '../../src/generate/stop.js';
 import { loadTokenizer } from '../../src/tokenizer/index.js';
 import { ROOT } from '../helpers/tiny-llava.js';
 
@@ -67,13 +68,17 @@ test('any chunking of any text: output = text up to the first completed stop mat
 });
 
 function stream(ids: number[], stops: string[]): { pieces: string[]; stopped: string | null; used: number } {
-  const r = new ReplyText(tok.decodeStream({ skipSpecialTokens: true }), stops);
+  const r = new ReplyText(tok, stops);
   const pieces: string[] = [];
   let used = 0;
   for (const id of ids) {
-    pieces.push(r.push(id));
+    const { text, stop } = r.push(id);
+    pieces.push(text);
     used++;
-    if (r.stopped !== null) return { pieces, stopped: r.stopped, used };
+    if (stop !== null) {
+      assert.equal(r.text, pieces.join(''));
+      return { pieces, stopped: stop, used };
+    }
   }
   pieces.push(r.finish());
   return { pieces, stopped: null, used };
