@@ -8,6 +8,7 @@
 import { cat } from '../engine/ops/index.js';
 import type { Tensor } from '../engine/tensor.js';
 import { fmtShape } from '../engine/shape.js';
+import type { ClipVisionConfig } from '../models/clip/config.js';
 import type { LoadedLlava } from '../models/llava/load.js';
 import { preprocessImage, preprocessOptionsFromModel, preprocessRgb, type PreprocessOptions } from '../vision/index.js';
 import type { ImageInput } from './options.js';
@@ -30,20 +31,23 @@ async function one(img: ImageInput, k: number, opts: PreprocessOptions): Promise
   throw new Error(`image ${k + 1}: expected a file path, a Buffer/Uint8Array or a decoded {width, height, data} RGB image`);
 }
 
-/** Pixel values of `images` for `loaded`'s tower, or null for none. */
-export async function pixelValuesFor(loaded: LoadedLlava, images: readonly ImageInput[] | undefined): Promise<Tensor | null> {
-  if (!images || images.length === 0) return null;
-  if (!Array.isArray(images)) throw new Error('images must be an array');
-  const opts = preprocessOptionsFromModel(loaded.dir, { visionTower: loaded.towerDir ?? undefined }).options;
-  const v = loaded.config.vision;
-  const parts: Tensor[] = [];
-  for (let k = 0; k < images.length; k++) {
-    const pv = await one(images[k]!, k, opts);
+/** Pixel values [M, C, S, S] of `images` preprocessed with `opts`, checked against the tower's input size. */
+export async function preprocessImages(images: readonly ImageInput[], opts: PreprocessOptions, vision: ClipVisionConfig): Promise<Tensor> {
+  if (!Array.isArray(images) || images.length === 0) throw new Error('images must be a non-empty array');
+  const parts = await Promise.all(images.map(async (img, k) => {
+    const pv = await one(img, k, opts);
     const [, c, h, w] = pv.shape;
-    if (c !== v.numChannels || h !== v.imageSize || w !== v.imageSize) {
-      throw new Error(`image ${k + 1}: preprocessed to ${fmtShape(pv.shape)} but the vision tower takes [1, ${v.numChannels}, ${v.imageSize}, ${v.imageSize}]`);
+    if (c !== vision.numChannels || h !== vision.imageSize || w !== vision.imageSize) {
+      throw new Error(`image ${k + 1}: preprocessed to ${fmtShape(pv.shape)} but the vision tower takes [1, ${vision.numChannels}, ${vision.imageSize}, ${vision.imageSize}]`);
     }
-    parts.push(pv);
-  }
+    return pv; // (1, C, S, S)
+  }));
   return parts.length === 1 ? parts[0]! : cat(parts, 0);
+}
+
+/** Pixel values of `images` for `loaded`'s tower (preprocessing as its folder asks), or null for none. */
+export async function pixelValuesFor(loaded: LoadedLlava, images: readonly ImageInput[] | undefined): Promise<Tensor | null> {
+  if (images === undefined || (Array.isArray(images) && images.length === 0)) return null;
+  const opts = preprocessOptionsFromModel(loaded.dir, { visionTower: loaded.towerDir ?? undefined }).options;
+  return preprocessImages(images, opts, loaded.config.vision);
 }
