@@ -126,7 +126,7 @@ export function* generateTokens(
     const embeds = model.inputsEmbeds(ids, feats?.projected ?? null); // (1, L, D)
     const L = embeds.shape[1]!;
     const maxNew = newTokenBudget(req.maxNewTokens, L, text.maxPositions);
-    const cache = lm.newCache(L + Math.max(1, maxNew));
+    const cache = lm.newCache(L + Math.max(1, maxNew), { dtype: req.cacheDtype ?? 'f32' });
     const out = lm.forward(embeds, { cache, logits: 'last', onLayer: (d, n) => progress('language', d, n) });
     return { L, maxNew, cache, logits: out.logits! };
   });

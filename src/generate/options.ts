@@ -33,6 +33,8 @@ export interface GenerateOptions extends SamplingOptions {
   system?: string;
   /** Default 512, reduced to what the context leaves; an explicit value that does not fit is an error. */
   maxNewTokens?: number;
+  /** KV cache storage (default f32; f16 halves its memory). */
+  cacheDtype?: 'f32' | 'f16';
   /** Seed of the sampling draws; default a random one. */
   seed?: number;
   /** Stop strings (never emitted); added to the template's own (`###` for v0, `<|im_end|>` for MPT). */
