@@ -75,7 +75,7 @@ export function newTokenBudget(requested: number | undefined, positions: number,
 }
 
 /** Last-position logits [1, T, V] → one Float32Array row (a view when the storage allows). */
-function lastRow(logits: Tensor): Float32Array {
+export function lastRow(logits: Tensor): Float32Array {
   const [, T, V] = logits.shape as [number, number, number];
   if (logits.dtype === 'f32' && logits.isContiguous()) {
     const start = logits.offset + (T - 1) * V;
