@@ -10,7 +10,7 @@
  */
 import { noGrad } from '../engine/index.js';
 import type { Tensor } from '../engine/tensor.js';
-import { loadLlava, type LoadOptions } from '../models/llava/load.js';
+import { loadLlava, type LoadedLlava, type LoadOptions } from '../models/llava/load.js';
 import type { LlavaModel } from '../models/llava/model.js';
 import { loadTokenizer, type LlamaTokenizer } from '../tokenizer/index.js';
 import { preprocessOptionsFromModel } from '../vision/config.js';
@@ -39,8 +39,13 @@ export interface LoadChatModelOptions extends LoadOptions {
 
 /** Model, tokenizer and preprocessing of the folder `dir`. */
 export function loadChatModel(dir: string, opts: LoadChatModelOptions = {}): ChatModel {
-  const loaded = loadLlava(dir, opts);
-  const prep = preprocessOptionsFromModel(dir, { visionTower: loaded.towerDir ?? undefined, mode: opts.imageMode });
+  return chatModelFrom(loadLlava(dir, opts), opts.imageMode);
+}
+
+/** The chat view of an already loaded folder (the worker holds a LoadedLlava). */
+export function chatModelFrom(loaded: LoadedLlava, imageMode?: AspectMode): ChatModel {
+  const dir = loaded.dir;
+  const prep = preprocessOptionsFromModel(dir, { visionTower: loaded.towerDir ?? undefined, mode: imageMode });
   return { model: loaded.model, tokenizer: loadTokenizer(dir), eosTokenIds: loaded.eosTokenIds, dir, preprocess: prep.options };
 }
 

@@ -91,20 +91,25 @@ export class Model {
 
   /** Sends one request; `listener` gets its messages until `done`/`error`. Returns the abort flag. */
   request(req: GenerateRequest, listener: Listener): { abort: () => void } {
+    return this.post((id, abort) => ({ type: 'generate', id, request: req, abort }), listener);
+  }
+
+  /** Posts the message `build` makes; `listener` gets the replies until `done`/`chat-done`/`error`. */
+  post(build: (id: number, abort: SharedArrayBuffer) => ToWorker, listener: Listener): { abort: () => void } {
     if (this.closed) throw new Error('the model was closed');
     if (this.failure) throw new Error(`the model's worker failed: ${this.failure.message}`);
     const id = this.nextId++;
     const sab = new SharedArrayBuffer(4);
     const flag = new Int32Array(sab);
     this.listeners.set(id, (m) => {
-      if (m.type === 'done' || m.type === 'error') {
+      if (m.type === 'done' || m.type === 'chat-done' || m.type === 'error') {
         this.listeners.delete(id);
         if (this.listeners.size === 0) this.worker.unref();
       }
       listener(m);
     });
     this.worker.ref();
-    this.worker.postMessage({ type: 'generate', id, request: req, abort: sab } satisfies ToWorker);
+    this.worker.postMessage(build(id, sab));
     return { abort: () => Atomics.store(flag, 0, 1) };
   }
 }
@@ -129,10 +134,26 @@ function abortReason(signal: AbortSignal | undefined): unknown {
 export async function* generate(model: Model, opts: GenerateOptions): AsyncGenerator<Piece, GenerationSummary, undefined> {
   const { signal, onPrefillProgress, ...request } = opts;
   validateSampling(request);
+  for await (const m of replies(model, (id, abort) => ({ type: 'generate', id, request, abort }), signal)) {
+    if (m.type === 'piece') yield m.piece;
+    else if (m.type === 'progress') onPrefillProgress?.(m.progress);
+    else if (m.type === 'done') return m.summary;
+  }
+  throw new Error('the worker ended the request without a result');
+}
+
+/**
+ * The worker's messages for one posted request, up to and including its `done` / `chat-done`; an `error`
+ * is thrown (the signal's reason when it was an abort the caller asked for). The signal, or leaving the
+ * loop early, raises the request's abort flag.
+ */
+export async function* replies(
+  model: Model, build: (id: number, abort: SharedArrayBuffer) => ToWorker, signal?: AbortSignal,
+): AsyncGenerator<FromWorker, void, undefined> {
   if (signal?.aborted) throw abortReason(signal);
   const queue: FromWorker[] = [];
   let wake: (() => void) | null = null;
-  const handle = model.request(request, (m) => {
+  const handle = model.post(build, (m) => {
     queue.push(m);
     wake?.();
   });
@@ -144,29 +165,19 @@ export async function* generate(model: Model, opts: GenerateOptions): AsyncGener
       while (queue.length === 0) await new Promise<void>((r) => { wake = r; });
       wake = null;
       const m = queue.shift()!;
-      switch (m.type) {
-        case 'piece':
-          yield m.piece;
-          break;
-        case 'progress':
-          onPrefillProgress?.(m.progress);
-          break;
-        case 'done':
-          finished = true;
-          return m.summary;
-        case 'error': {
-          finished = true;
-          if (m.name === 'AbortError' && signal?.aborted) throw abortReason(signal);
-          const e = new Error(m.message);
-          if (m.name === 'AbortError') e.name = m.name;
-          throw e;
-        }
-        default:
-          break;
+      if (m.type === 'error') {
+        finished = true;
+        if (m.name === 'AbortError' && signal?.aborted) throw abortReason(signal);
+        const e = new Error(m.message);
+        if (m.name === 'AbortError') e.name = m.name;
+        throw e;
       }
+      if (m.type === 'done' || m.type === 'chat-done') finished = true;
+      yield m;
+      if (finished) return;
     }
   } finally {
     signal?.removeEventListener('abort', onAbort);
-    if (!finished) handle.abort(); // the consumer left early: stop the worker at its next layer
+    if (!finished) handle.abort(); // the consumer left early: stop the worker at its next check
   }
 }

@@ -3,6 +3,9 @@
  * handling, and the in-thread decoding loop they are built on.
  */
 export { generate, loadModel, Model, type LoadModelOptions } from './client.js';
+export { ChatSession, type RemoteChatOptions } from './chat-client.js';
+export type { ChatNotice, ChatPiece, SendOptions, TurnStats } from './chat.js';
+export type { ChatTurn } from './chat-prompt.js';
 export { abortError, generateTokens, newTokenBudget, type CoreHooks, type GenerationSummary } from './core.js';
 export { pixelValuesFor } from './images.js';
 export { DEFAULTS, type FinishReason, type GenerateOptions, type GenerateRequest, type ImageInput, type Piece, type PrefillProgress } from './options.js';

@@ -4,13 +4,14 @@
  * sets), then runs generation requests one at a time, posting pieces as they are produced. Compute is
  * synchronous here, which is the point: the thread that waits on it is this one, not the caller's.
  *
- * Not here: the loop itself (core.ts).
+ * Not here: the loop itself (core.ts), chat sessions (chat-serve.ts).
  */
 import '../backends/index.js';
 import { parentPort, workerData } from 'node:worker_threads';
 import { activeBackend } from '../engine/backend.js';
 import { loadLlava, type LoadedLlava } from '../models/llava/load.js';
 import { generateTokens } from './core.js';
+import { serveChat } from './chat-serve.js';
 import { pixelValuesFor } from './images.js';
 import type { FromWorker, ToWorker, WorkerInit } from './protocol.js';
 
@@ -41,6 +42,7 @@ async function serve(msg: ToWorker): Promise<void> {
   const aborted = () => Atomics.load(flag, 0) !== 0;
   try {
     if (!loaded) throw new Error('the model did not load');
+    if (msg.type === 'chat') return await serveChat(loaded, msg.id, msg.session, msg.op, msg.abort, post);
     const pixelValues = await pixelValuesFor(loaded, msg.request.images);
     const it = generateTokens(loaded, msg.request, pixelValues, {
       aborted,
