@@ -16,3 +16,14 @@ export type { GenerationSummary } from './generate/core.js';
 export { DEFAULTS as GENERATION_DEFAULTS, type FinishReason, type GenerateOptions, type ImageInput, type Piece, type PrefillProgress } from './generate/options.js';
 export type { ModelInfo } from './generate/protocol.js';
 export type { SamplingOptions } from './generate/sampling.js';
+
+// Text and images. The tokenizer is light; image preprocessing brings sharp, so it loads on first use.
+export { LlamaTokenizer as Tokenizer, loadTokenizer, type LoadTokenizerOptions } from './tokenizer/index.js';
+export type { PreprocessOptions, PreprocessResult } from './vision/preprocess.js';
+
+/** The image exactly as the model sees it (see src/vision/preprocess.ts); sharp loads on the first call. */
+export async function preprocessImage(
+  ...args: Parameters<typeof import('./vision/preprocess.js').preprocessImage>
+): ReturnType<typeof import('./vision/preprocess.js').preprocessImage> {
+  return (await import('./vision/preprocess.js')).preprocessImage(...args);
+}

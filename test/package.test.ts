@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { cpSync, mkdtempSync, rmSync, symlinkSync, existsSync } from 'node:fs';
+import { cpSync, mkdtempSync, mkdirSync, readFileSync, rmSync, symlinkSync, existsSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
@@ -20,6 +20,47 @@ test('the package imports by its name', async () => {
   const t = pkg.add(pkg.tensor([1, 2]), pkg.tensor([3, 4]));
   assert.deepEqual(t.toArray(), [4, 6]);
 });
+
+test('a project outside the repository imports the public API by name and runs the embedded model', { timeout: 120_000 }, () => {
+  // A user's project: its node_modules/llava-ts is this package (as npm links a local install).
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'llava-user-'));
+  try {
+    mkdirSync(path.join(dir, 'node_modules'));
+    symlinkSync(root, path.join(dir, 'node_modules', 'llava-ts'), 'dir');
+    const model = path.join(root, 'assets', 'tiny-llava-1.5-hf');
+    writeFileSync(path.join(dir, 'main.mjs'), `
+      import { loadModel, generate, ChatSession, preprocessImage, Tokenizer, loadTokenizer } from 'llava-ts';
+      const model = await loadModel(${JSON.stringify(model)});
+      const ids = [];
+      for await (const p of generate(model, { inputIds: ${JSON.stringify(expectedIds())}, images: [${JSON.stringify(path.join(model, 'image.png'))}], temperature: 0, maxNewTokens: 5 })) ids.push(p.tokenId);
+      const chat = new ChatSession(model, { image: ${JSON.stringify(path.join(model, 'image.png'))} });
+      let pieces = 0;
+      for await (const p of chat.send('Hi', { maxNewTokens: 2 })) pieces++;
+      const tok = loadTokenizer(${JSON.stringify(model)});
+      const px = await preprocessImage(${JSON.stringify(path.join(model, 'image.png'))}, { size: 16, mode: 'crop' });
+      console.log(JSON.stringify({ ids, pieces, history: chat.history.length, isTokenizer: tok instanceof Tokenizer, hello: tok.encode('Hello'), px: px.pixelValues.shape }));
+      await model.close();
+    `);
+    const r = spawnSync(process.execPath, ['main.mjs'], { cwd: dir, encoding: 'utf8', env: { ...process.env, LLAVA_QUIET: '1' }, timeout: 100_000 });
+    assert.equal(r.status, 0, r.stderr);
+    const out = JSON.parse(r.stdout.trim().split('\n').pop()!) as { ids: number[]; pieces: number; history: number; isTokenizer: boolean; hello: number[]; px: number[] };
+    assert.deepEqual(out.ids, expectedGreedy());
+    assert.equal(out.history, 2);
+    assert.ok(out.pieces >= 1);
+    assert.equal(out.isTokenizer, true);
+    assert.deepEqual(out.hello, [1, 15043]); // LLaMA: <s> ▁Hello
+    assert.deepEqual(out.px, [1, 3, 16, 16]);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+/** The golden prompt and greedy tokens of the tiny reference checkpoint (test/fixtures/tiny-llava-hf). */
+function golden(): { input_ids_compact: number[]; greedy: { tokens: number[] } } {
+  return JSON.parse(readFileSync(path.join(root, 'test', 'fixtures', 'tiny-llava-hf', 'expected.json'), 'utf8'));
+}
+const expectedIds = () => golden().input_ids_compact;
+const expectedGreedy = () => golden().greedy.tokens;
 
 test('llava --help lists the commands; an unknown flag is an error', () => {
   const help = spawnSync(process.execPath, [bin, '--help'], { encoding: 'utf8' });

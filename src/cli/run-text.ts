@@ -17,5 +17,6 @@ export function promptIds(dir: string, prompt: string, template: string | undefi
 /** The decoded reply (special tokens skipped, trimmed), or null without a tokenizer. */
 export function replyText(dir: string, ids: readonly number[]): string | null {
   const tok = folderTokenizer(dir);
-  return tok ? tok.decode(ids, { skipSpecialTokens: true }).trim() : null;
+  // Ids of a padded vocabulary beyond the tokenizer have no text (see generate/chat-text.ts).
+  return tok ? tok.decode(ids.filter((i) => tok.hasId(i)), { skipSpecialTokens: true }).trim() : null;
 }

@@ -25,7 +25,7 @@ export class ReplyText {
   private readonly filter: StopFilter;
   private released = '';
 
-  constructor(tokenizer: LlamaTokenizer, stops: readonly string[]) {
+  constructor(private readonly tokenizer: LlamaTokenizer, stops: readonly string[]) {
     this.decoder = tokenizer.decodeStream({ skipSpecialTokens: true });
     this.filter = new StopFilter(stops.filter((s) => s.length > 0));
   }
@@ -42,6 +42,9 @@ export class ReplyText {
 
   push(id: number): PushResult {
     if (this.filter.stopped !== null) throw new Error('reply text: a token was pushed after the stop string completed');
+    // An id of the model's padded vocabulary that the tokenizer lacks (llava-hf pads 32002 ids to 32064) has
+    // no text: it is kept as a token, shown as nothing, rather than ending the reply with an error.
+    if (!this.tokenizer.hasId(id)) return { text: '', stop: null };
     const text = this.filter.push(this.decoder.push(id));
     this.released += text;
     return { text, stop: this.filter.stopped };

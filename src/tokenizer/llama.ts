@@ -138,6 +138,11 @@ export class LlamaTokenizer {
     return this.added.get(token)?.id ?? this.sp.findPiece(token);
   }
 
+  /** Whether `id` is a piece or an added token (a model's embedding matrix is often padded beyond). */
+  hasId(id: number): boolean {
+    return Number.isInteger(id) && id >= 0 && (id < this.sp.size || this.ctx.addedContent.has(id));
+  }
+
   /** Token string of an id (added-token content or SentencePiece piece). */
   idToToken(id: number): string {
     return this.ctx.addedContent.get(id) ?? this.sp.idToPiece(id);

@@ -107,3 +107,14 @@ test('over the tokenizer: multi-byte characters stream whole (no U+FFFD) and sto
   assert.equal(cut.pieces.join(''), 'snow ☃ and ');
   assert.equal(cut.stopped, '🦙');
 });
+
+test('an id of the padded model vocabulary that the tokenizer lacks streams as no text, not an error', () => {
+  const tok = loadTokenizer(path.join(ROOT, 'assets', 'tiny-llava-1.5-hf'));
+  assert.equal(tok.hasId(32025), false);
+  assert.equal(tok.hasId(32000), true); // <image>, an added token
+  const reply = new ReplyText(tok, []);
+  const hello = tok.encode('Hello world', { addBos: false });
+  const pieces = [hello[0]!, 32025, ...hello.slice(1)].map((id) => reply.push(id).text);
+  assert.equal(pieces[1], '');
+  assert.equal(pieces.join('') + reply.finish(), 'Hello world');
+});
