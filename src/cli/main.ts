@@ -83,6 +83,21 @@ program
   .option('--crop', 'plain CLIP resize and center crop')
   .action(async (o) => (await import('./run.js')).run(o));
 
+program
+  .command('chat')
+  .description('chat about an image: streamed replies, multi-turn history, /image PATH, /reset, /save FILE, /exit')
+  .option('--model <dir>', 'model folder (default: the embedded tiny demo model and its image)')
+  .option('--vision-tower <dir>', 'CLIP tower folder (original LLaVA checkpoints)')
+  .option('--image <file>', 'image of the conversation (change it later with /image PATH)')
+  .option('--template <name>', 'chat template (default: chosen for the model)')
+  .option('--system <text>', 'replace the template\'s system prompt')
+  .option('--max-new-tokens <n>', 'most tokens per reply (default 512, less when the context is shorter)')
+  .option('--temperature <t>', 'sampling temperature (0 = greedy, the only mode so far)', '0')
+  .option('--kv-cache <dtype>', 'KV cache storage: f32 or f16', 'f32')
+  .option('--pad', 'pad the image to a square first (LLaVA-1.5)')
+  .option('--crop', 'plain CLIP resize and center crop')
+  .action(async (o) => (await import('./chat.js')).chat(o));
+
 // Commands register here, each in its own file loaded on use: `program.command(...).action(async (o) =>
 // (await import('./x.js')).x(o))`. Errors end as one sentence on stderr and exit code 1; --debug (anywhere on
 // the command line) adds the stack trace.

@@ -1,0 +1,304 @@
+/**
+ * `llava chat`: a conversation with a model in the terminal, built on ChatSession (multi-turn history, the
+ * KV cache reused across turns, the image encoded once).
+ *
+ * Input is read line by line from stdin: on a terminal with a `> ` prompt, line editing and history
+ * (node:readline); from a pipe one question per line, no prompt, ending at EOF. Commands: `/image PATH` (a
+ * new conversation about that image), `/reset` (a new conversation, same image), `/save FILE` (the
+ * conversation as a LLaVA data record, chat-record.ts), `/exit`; anything else starting with `/` gets a
+ * one-line hint.
+ *
+ * Output: stdout carries the replies only, streamed as they come, stripped as LLaVA stores them, one line
+ * break after each — so `llava chat < questions.txt > answers.txt` gives clean answers. Everything else
+ * (tokens/s after each reply, notices, errors, the banner) goes to stderr, dimmed when stderr is a terminal
+ * (NO_COLOR turns that off).
+ *
+ * Ctrl-C (SIGINT, or the key on a terminal in raw mode) stops the reply in progress — the part already
+ * shown stays in the conversation — and the prompt returns; at the idle prompt the first Ctrl-C prints a
+ * hint and a second one in a row exits. An unreadable image given to `/image` leaves the conversation as
+ * it was.
+ *
+ * Not here: sampling (only --temperature 0 until it lands), the conversation logic itself (ChatSession).
+ */
+import '../backends/index.js';
+import path from 'node:path';
+import readline from 'node:readline';
+import { ChatSession, loadChatModel, type ChatModel, type TurnStats } from '../generate/chat.js';
+import { infoOnce } from '../util/log.js';
+import { decodeImage, type RgbImage } from '../vision/decode.js';
+import { pyStrip } from '../generate/chat-text.js';
+import { chatRecord, writeFileAtomic } from './chat-record.js';
+import { DEFAULT_MODEL } from './run.js';
+
+export interface ChatOptions {
+  /** Absent: the embedded tiny demo model and its image (unless --image is given). */
+  model?: string;
+  visionTower?: string;
+  image?: string;
+  template?: string;
+  system?: string;
+  /** Absent: ChatSession's default (512, shortened to what the context leaves). */
+  maxNewTokens?: string;
+  temperature: string;
+  kvCache: string;
+  pad?: boolean;
+  crop?: boolean;
+}
+
+const COMMANDS = '/image PATH (new conversation about that image), /reset, /save FILE, /exit';
+
+function positiveInt(flag: string, v: string): number {
+  if (!/^\s*\d+\s*$/.test(v) || Number(v) < 1) throw new Error(`${flag} must be a positive integer, got ${JSON.stringify(v)}`);
+  return Number(v);
+}
+
+/** The argument of a command line: the rest, trimmed, one pair of surrounding quotes removed (as terminals paste paths). */
+function argument(rest: string): string {
+  const s = rest.trim();
+  return s.length >= 2 && (s[0] === '"' || s[0] === "'") && s.at(-1) === s[0] ? s.slice(1, -1) : s;
+}
+
+/** Lines in arrival order; `next()` waits for one, null once input has ended. */
+class LineQueue {
+  private readonly lines: string[] = [];
+  private waiter: ((line: string | null) => void) | null = null;
+  private ended = false;
+
+  push(line: string): void {
+    if (this.ended) return;
+    if (this.waiter) {
+      const w = this.waiter;
+      this.waiter = null;
+      w(line);
+    } else {
+      this.lines.push(line);
+    }
+  }
+
+  /** No more lines: those already queued are still handed out, then null. */
+  end(): void {
+    this.ended = true;
+    if (this.waiter && this.lines.length === 0) {
+      const w = this.waiter;
+      this.waiter = null;
+      w(null);
+    }
+  }
+
+  /** Drop what is queued and end now (an exit request). */
+  abandon(): void {
+    this.lines.length = 0;
+    this.end();
+  }
+
+  next(): Promise<string | null> {
+    if (this.lines.length > 0) return Promise.resolve(this.lines.shift()!);
+    if (this.ended) return Promise.resolve(null);
+    return new Promise((resolve) => { this.waiter = resolve; });
+  }
+}
+
+class ChatCli {
+  private readonly interactive = process.stdin.isTTY === true;
+  private readonly dim = process.stderr.isTTY === true && !process.env.NO_COLOR;
+  private readonly queue = new LineQueue();
+  private rl: readline.Interface | null = null;
+  /** The image of the conversation as given (for /save) and decoded (to restore it if a switch fails). */
+  private image: { path: string; rgb: RgbImage } | null = null;
+  private reply: AbortController | null = null;
+  private idleInterrupts = 0;
+
+  constructor(private readonly model: ChatModel, private readonly session: ChatSession, private readonly maxNewTokens: number | undefined) {}
+
+  /** A line on stderr that is not an error (dimmed on a terminal). */
+  private note(msg: string): void {
+    process.stderr.write(this.dim ? `\x1b[2m${msg}\x1b[0m\n` : `${msg}\n`);
+  }
+
+  private error(msg: string): void {
+    process.stderr.write(`llava: ${msg}\n`);
+  }
+
+  private readonly interrupt = (): void => {
+    if (this.reply) {
+      this.reply.abort();
+      return;
+    }
+    if (++this.idleInterrupts >= 2) {
+      if (this.interactive) process.stderr.write('\n');
+      this.queue.abandon();
+      return;
+    }
+    if (this.interactive && this.rl) {
+      process.stderr.write('\n');
+      this.note('(Ctrl-C again or /exit to quit)');
+      // Drop what was typed (Ctrl-E, Ctrl-U) and show a fresh prompt.
+      this.rl.write(null, { ctrl: true, name: 'e' });
+      this.rl.write(null, { ctrl: true, name: 'u' });
+      this.rl.prompt();
+    }
+  };
+
+  /** Decode an image file (the errors name it); the session gets the decoded pixels so it cannot fail later on the file. */
+  private async decode(file: string): Promise<RgbImage> {
+    const prep = this.model.preprocess;
+    return decodeImage(file, { autoOrient: prep?.autoOrient, maxPixels: prep?.maxPixels });
+  }
+
+  async setImage(file: string): Promise<void> {
+    const rgb = await this.decode(file);
+    const previous = this.image;
+    try {
+      await this.session.setImage(rgb);
+    } catch (e) {
+      // The conversation is gone either way; the image it was about stays.
+      await this.session.setImage(previous ? previous.rgb : null).catch(() => {});
+      throw e;
+    }
+    this.image = { path: file, rgb };
+  }
+
+  async run(): Promise<void> {
+    const rl = readline.createInterface({
+      input: process.stdin,
+      // The prompt and the echo of what is typed are not replies: they stay off a redirected stdout.
+      output: this.interactive ? (process.stdout.isTTY ? process.stdout : process.stderr) : undefined,
+      terminal: this.interactive,
+      prompt: '> ',
+    });
+    this.rl = rl;
+    rl.on('line', (line) => this.queue.push(line));
+    rl.on('close', () => this.queue.end());
+    // On a terminal readline reads Ctrl-C as a key ('SIGINT' on the interface); otherwise it is a signal.
+    rl.on('SIGINT', this.interrupt);
+    process.on('SIGINT', this.interrupt);
+    if (this.interactive) {
+      const about = this.image ? `about ${path.basename(this.image.path)}` : 'without an image';
+      this.note(`llava chat ${about}. Commands: ${COMMANDS}. Ctrl-C stops a reply.`);
+    }
+    try {
+      for (;;) {
+        if (this.interactive) rl.prompt();
+        const line = await this.queue.next();
+        if (line === null) break;
+        this.idleInterrupts = 0;
+        if (!(await this.handle(line))) break;
+      }
+    } finally {
+      process.off('SIGINT', this.interrupt);
+      rl.close();
+    }
+  }
+
+  /** One input line; false ends the chat. */
+  private async handle(line: string): Promise<boolean> {
+    const text = line.trim();
+    if (text === '') return true;
+    if (!text.startsWith('/')) {
+      await this.send(text);
+      return true;
+    }
+    const [, cmd, rest] = /^(\/\S*)\s*(.*)$/s.exec(text)!;
+    try {
+      switch (cmd) {
+        case '/exit':
+          return false;
+        case '/reset':
+          this.session.reset();
+          this.note('(new conversation)');
+          return true;
+        case '/image': {
+          const file = argument(rest!);
+          if (!file) throw new Error('usage: /image PATH');
+          await this.setImage(file);
+          this.note(`(new conversation about ${path.basename(file)})`);
+          return true;
+        }
+        case '/save': {
+          const file = argument(rest!);
+          if (!file) throw new Error('usage: /save FILE');
+          const turns = this.session.history;
+          if (turns.length === 0) throw new Error('nothing to save yet: the conversation is empty');
+          await writeFileAtomic(file, JSON.stringify(chatRecord(turns, this.image?.path ?? null, file), null, 2) + '\n');
+          this.note(`(saved ${turns.length / 2} turn(s) to ${file})`);
+          return true;
+        }
+        default:
+          this.error(`unknown command ${cmd}: the commands are ${COMMANDS}`);
+          return true;
+      }
+    } catch (e) {
+      this.error(e instanceof Error ? e.message : String(e));
+      return true;
+    }
+  }
+
+  /** Stream the reply to `text`, then its statistics. */
+  private async send(text: string): Promise<void> {
+    const before = this.session.lastTurn;
+    const ctrl = new AbortController();
+    this.reply = ctrl;
+    // What is printed is the reply stripped as the session stores it: leading white space is skipped and
+    // trailing white space held until more text follows it.
+    let raw = '';
+    let shown = 0;
+    try {
+      for await (const piece of this.session.send(text, { maxNewTokens: this.maxNewTokens, signal: ctrl.signal })) {
+        raw += piece.text;
+        const visible = pyStrip(raw);
+        if (visible.length > shown) {
+          process.stdout.write(visible.slice(shown));
+          shown = visible.length;
+        }
+      }
+    } catch (e) {
+      if (shown > 0) process.stdout.write('\n');
+      this.error(e instanceof Error ? e.message : String(e));
+      return;
+    } finally {
+      this.reply = null;
+    }
+    process.stdout.write('\n');
+    const stats = this.session.lastTurn;
+    if (stats === before || stats === null) {
+      this.note(ctrl.signal.aborted ? '[interrupted before the first token]' : '[no reply]');
+    } else {
+      this.note(statsLine(stats));
+    }
+  }
+}
+
+function statsLine(s: TurnStats): string {
+  const n = s.tokenIds.length;
+  const rate = s.decodeMs > 0 ? `${(n / (s.decodeMs / 1000)).toFixed(1)} tokens/s` : '';
+  const why = s.stopReason === 'abort' ? 'interrupted after ' : '';
+  const limit = s.stopReason === 'length' ? ' (the limit)' : '';
+  const prompt = `prompt ${s.promptPositions} positions, ${s.reusedPositions} from the cache, prefill ${(s.prefillMs / 1000).toFixed(2)} s`;
+  return `[${why}${n} token${n === 1 ? '' : 's'}${limit}${rate ? `, ${rate}` : ''}; ${prompt}]`;
+}
+
+export async function chat(opts: ChatOptions): Promise<void> {
+  if (opts.pad && opts.crop) throw new Error('give at most one of --pad and --crop');
+  const temperature = Number(opts.temperature);
+  if (!Number.isFinite(temperature) || temperature < 0) throw new Error(`--temperature must be a number ≥ 0, got ${JSON.stringify(opts.temperature)}`);
+  if (temperature !== 0) throw new Error('only greedy decoding (--temperature 0) is supported so far');
+  const maxNewTokens = opts.maxNewTokens === undefined ? undefined : positiveInt('--max-new-tokens', opts.maxNewTokens);
+  if (opts.kvCache !== 'f32' && opts.kvCache !== 'f16') throw new Error(`--kv-cache must be f32 or f16, got ${JSON.stringify(opts.kvCache)}`);
+  const dir = opts.model ?? DEFAULT_MODEL;
+  let image = opts.image;
+  if (opts.model === undefined) {
+    image ??= path.join(DEFAULT_MODEL, 'image.png');
+    infoOnce('no --model given: chatting with the embedded tiny demo model (random weights: the pipeline is real, the replies are not meaningful)');
+  }
+
+  const model = loadChatModel(dir, { visionTower: opts.visionTower, imageMode: opts.pad ? 'pad' : opts.crop ? 'crop' : undefined });
+  const session = new ChatSession(model, {
+    template: opts.template,
+    system: opts.system,
+    kvCache: opts.kvCache,
+    onNotice: (n) => process.stderr.write(`llava: ${n.message}\n`),
+  });
+  const cli = new ChatCli(model, session, maxNewTokens);
+  if (image !== undefined) await cli.setImage(image);
+  await cli.run();
+}
