@@ -11,7 +11,7 @@
  * Output: stdout carries the replies only, streamed as they come, stripped as LLaVA stores them, one line
  * break after each — so `llava chat < questions.txt > answers.txt` gives clean answers. Everything else
  * (tokens/s after each reply, notices, errors, the banner) goes to stderr, dimmed when stderr is a terminal
- * (NO_COLOR turns that off).
+ * (NO_COLOR turns that off). On a terminal, control characters in a reply are shown as U+FFFD.
  *
  * Ctrl-C (SIGINT, or the key on a terminal in raw mode) stops the reply in progress — the part already
  * shown stays in the conversation — and the prompt returns; at the idle prompt the first Ctrl-C prints a
@@ -101,6 +101,7 @@ class LineQueue {
 class ChatCli {
   private readonly interactive = process.stdin.isTTY === true;
   private readonly dim = process.stderr.isTTY === true && !process.env.NO_COLOR;
+  private readonly terminalOut = process.stdout.isTTY === true;
   private readonly queue = new LineQueue();
   private rl: readline.Interface | null = null;
   /** The image of the conversation as given (for /save) and decoded (to restore it if a switch fails). */
@@ -124,14 +125,13 @@ class ChatCli {
       this.reply.abort();
       return;
     }
+    if (this.interactive) process.stderr.write('\n');
     if (++this.idleInterrupts >= 2) {
-      if (this.interactive) process.stderr.write('\n');
       this.queue.abandon();
       return;
     }
+    this.note('(Ctrl-C again or /exit to quit)');
     if (this.interactive && this.rl) {
-      process.stderr.write('\n');
-      this.note('(Ctrl-C again or /exit to quit)');
       // Drop what was typed (Ctrl-E, Ctrl-U) and show a fresh prompt.
       this.rl.write(null, { ctrl: true, name: 'e' });
       this.rl.write(null, { ctrl: true, name: 'u' });
@@ -247,7 +247,7 @@ class ChatCli {
         raw += piece.text;
         const visible = pyStrip(raw);
         if (visible.length > shown) {
-          process.stdout.write(visible.slice(shown));
+          process.stdout.write(this.terminalOut ? forTerminal(visible.slice(shown)) : visible.slice(shown));
           shown = visible.length;
         }
       }
@@ -266,6 +266,14 @@ class ChatCli {
       this.note(statsLine(stats));
     }
   }
+}
+
+/**
+ * Control characters other than line breaks and tabs shown as U+FFFD: a model's output must not move the
+ * cursor or send escape sequences to the terminal (a redirected stdout gets the text as it is).
+ */
+function forTerminal(s: string): string {
+  return s.replace(/[\x00-\x08\x0b-\x1f\x7f-\x9f]/g, '\ufffd');
 }
 
 function statsLine(s: TurnStats): string {
