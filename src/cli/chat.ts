@@ -23,7 +23,7 @@
 import '../backends/index.js';
 import path from 'node:path';
 import readline from 'node:readline';
-import { ChatSession, loadChatModel, type ChatModel, type TurnStats } from '../generate/chat.js';
+import { ChatSession, DEFAULT_MAX_NEW_TOKENS, loadChatModel, type ChatModel, type TurnStats } from '../generate/chat.js';
 import { infoOnce } from '../util/log.js';
 import { decodeImage, type RgbImage } from '../vision/decode.js';
 import { pyStrip } from '../generate/chat-text.js';
@@ -37,7 +37,7 @@ export interface ChatOptions {
   image?: string;
   template?: string;
   system?: string;
-  /** Absent: ChatSession's default (512, shortened to what the context leaves). */
+  /** Absent: 512 as the reference CLI, or a quarter of the model's context when that is less. */
   maxNewTokens?: string;
   temperature: string;
   kvCache: string;
@@ -109,7 +109,7 @@ class ChatCli {
   private reply: AbortController | null = null;
   private idleInterrupts = 0;
 
-  constructor(private readonly model: ChatModel, private readonly session: ChatSession, private readonly maxNewTokens: number | undefined) {}
+  constructor(private readonly model: ChatModel, private readonly session: ChatSession, private readonly maxNewTokens: number) {}
 
   /** A line on stderr that is not an error (dimmed on a terminal). */
   private note(msg: string): void {
@@ -306,7 +306,8 @@ export async function chat(opts: ChatOptions): Promise<void> {
     kvCache: opts.kvCache,
     onNotice: (n) => process.stderr.write(`llava: ${n.message}\n`),
   });
-  const cli = new ChatCli(model, session, maxNewTokens);
+  // A short context (such as the demo model's 256 positions) would otherwise be filled by the first reply.
+  const cli = new ChatCli(model, session, maxNewTokens ?? Math.max(1, Math.min(DEFAULT_MAX_NEW_TOKENS, Math.floor(session.contextLength / 4))));
   if (image !== undefined) await cli.setImage(image);
   await cli.run();
 }

@@ -91,7 +91,7 @@ program
   .option('--image <file>', 'image of the conversation (change it later with /image PATH)')
   .option('--template <name>', 'chat template (default: chosen for the model)')
   .option('--system <text>', 'replace the template\'s system prompt')
-  .option('--max-new-tokens <n>', 'most tokens per reply (default 512, less when the context is shorter)')
+  .option('--max-new-tokens <n>', 'most tokens per reply (default 512, or a quarter of the model\'s context if less)')
   .option('--temperature <t>', 'sampling temperature (0 = greedy, the only mode so far)', '0')
   .option('--kv-cache <dtype>', 'KV cache storage: f32 or f16', 'f32')
   .option('--pad', 'pad the image to a square first (LLaVA-1.5)')
