@@ -27,6 +27,7 @@ import { ChatSession, DEFAULT_MAX_NEW_TOKENS, loadChatModel, type ChatModel, typ
 import { infoOnce } from '../util/log.js';
 import { decodeImage, type RgbImage } from '../vision/decode.js';
 import { pyStrip } from '../generate/chat-text.js';
+import { LineQueue, MutableOutput } from './chat-input.js';
 import { chatRecord, writeFileAtomic } from './chat-record.js';
 import { DEFAULT_MODEL } from './run.js';
 
@@ -56,46 +57,6 @@ function positiveInt(flag: string, v: string): number {
 function argument(rest: string): string {
   const s = rest.trim();
   return s.length >= 2 && (s[0] === '"' || s[0] === "'") && s.at(-1) === s[0] ? s.slice(1, -1) : s;
-}
-
-/** Lines in arrival order; `next()` waits for one, null once input has ended. */
-class LineQueue {
-  private readonly lines: string[] = [];
-  private waiter: ((line: string | null) => void) | null = null;
-  private ended = false;
-
-  push(line: string): void {
-    if (this.ended) return;
-    if (this.waiter) {
-      const w = this.waiter;
-      this.waiter = null;
-      w(line);
-    } else {
-      this.lines.push(line);
-    }
-  }
-
-  /** No more lines: those already queued are still handed out, then null. */
-  end(): void {
-    this.ended = true;
-    if (this.waiter && this.lines.length === 0) {
-      const w = this.waiter;
-      this.waiter = null;
-      w(null);
-    }
-  }
-
-  /** Drop what is queued and end now (an exit request). */
-  abandon(): void {
-    this.lines.length = 0;
-    this.end();
-  }
-
-  next(): Promise<string | null> {
-    if (this.lines.length > 0) return Promise.resolve(this.lines.shift()!);
-    if (this.ended) return Promise.resolve(null);
-    return new Promise((resolve) => { this.waiter = resolve; });
-  }
 }
 
 class ChatCli {
@@ -135,7 +96,7 @@ class ChatCli {
       // Drop what was typed (Ctrl-E, Ctrl-U) and show a fresh prompt.
       this.rl.write(null, { ctrl: true, name: 'e' });
       this.rl.write(null, { ctrl: true, name: 'u' });
-      this.rl.prompt();
+      this.rl.prompt(true);
     }
   };
 
@@ -159,16 +120,19 @@ class ChatCli {
   }
 
   async run(): Promise<void> {
-    const rl = readline.createInterface({
-      input: process.stdin,
-      // The prompt and the echo of what is typed are not replies: they stay off a redirected stdout.
-      output: this.interactive ? (process.stdout.isTTY ? process.stdout : process.stderr) : undefined,
-      terminal: this.interactive,
-      prompt: '> ',
-    });
+    // The prompt and the echo of what is typed are not replies: they stay off a redirected stdout, and are
+    // silenced while a reply streams (a line typed meanwhile is shown when its turn comes).
+    const echo = this.interactive ? new MutableOutput(process.stdout.isTTY ? process.stdout : process.stderr) : null;
+    const rl = readline.createInterface({ input: process.stdin, output: echo ?? undefined, terminal: this.interactive, prompt: '> ' });
+    if (echo) echo.muted = true; // until the first prompt
     this.rl = rl;
     rl.on('line', (line) => this.queue.push(line));
-    rl.on('close', () => this.queue.end());
+    let closing = false;
+    rl.on('close', () => {
+      // Ctrl-D at the prompt: end the prompt's line before the shell's prompt comes back.
+      if (this.interactive && !closing) process.stderr.write('\n');
+      this.queue.end();
+    });
     // On a terminal readline reads Ctrl-C as a key ('SIGINT' on the interface); otherwise it is a signal.
     rl.on('SIGINT', this.interrupt);
     process.on('SIGINT', this.interrupt);
@@ -178,14 +142,24 @@ class ChatCli {
     }
     try {
       for (;;) {
-        if (this.interactive) rl.prompt();
-        const line = await this.queue.next();
+        let line: string | null | undefined = this.queue.take();
+        if (line !== undefined) {
+          echo?.target.write(`> ${line}\n`); // typed ahead, not shown yet
+        } else {
+          if (echo) {
+            echo.muted = false;
+            rl.prompt(true); // keeps the cursor at the end of what was typed ahead
+          }
+          line = await this.queue.next();
+        }
         if (line === null) break;
+        if (echo) echo.muted = true;
         this.idleInterrupts = 0;
         if (!(await this.handle(line))) break;
       }
     } finally {
       process.off('SIGINT', this.interrupt);
+      closing = true;
       rl.close();
     }
   }
