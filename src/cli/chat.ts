@@ -215,30 +215,34 @@ class ChatCli {
     // What is printed is the reply stripped as the session stores it: leading white space is skipped and
     // trailing white space held until more text follows it.
     let raw = '';
-    let shown = 0;
+    let shown = '';
+    const show = (visible: string) => {
+      if (visible.length > shown.length && visible.startsWith(shown)) {
+        const more = visible.slice(shown.length);
+        process.stdout.write(this.terminalOut ? forTerminal(more) : more);
+        shown = visible;
+      }
+    };
     try {
       for await (const piece of this.session.send(text, { maxNewTokens: this.maxNewTokens, signal: ctrl.signal })) {
         raw += piece.text;
-        const visible = pyStrip(raw);
-        if (visible.length > shown) {
-          process.stdout.write(this.terminalOut ? forTerminal(visible.slice(shown)) : visible.slice(shown));
-          shown = visible.length;
-        }
+        show(pyStrip(raw));
       }
     } catch (e) {
-      if (shown > 0) process.stdout.write('\n');
+      if (shown) process.stdout.write('\n');
       this.error(e instanceof Error ? e.message : String(e));
       return;
     } finally {
       this.reply = null;
     }
-    process.stdout.write('\n');
     const stats = this.session.lastTurn;
-    if (stats === before || stats === null) {
-      this.note(ctrl.signal.aborted ? '[interrupted before the first token]' : '[no reply]');
-    } else {
-      this.note(statsLine(stats));
-    }
+    const recorded = stats !== before && stats !== null;
+    // An interrupted reply may end with text the stream still held (part of a character, or what could have
+    // been the start of a stop string); the conversation keeps it, so it is shown too.
+    if (recorded) show(this.session.history.at(-1)!.content);
+    process.stdout.write('\n');
+    if (recorded) this.note(statsLine(stats));
+    else this.note(ctrl.signal.aborted ? '[interrupted before the first token]' : '[no reply]');
   }
 }
 
@@ -260,6 +264,11 @@ function statsLine(s: TurnStats): string {
 }
 
 export async function chat(opts: ChatOptions): Promise<void> {
+  // Whoever reads the replies went away (`llava chat < q.txt | head`): end quietly, as other filters do.
+  process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code !== 'EPIPE') throw e;
+    process.exit(0);
+  });
   if (opts.pad && opts.crop) throw new Error('give at most one of --pad and --crop');
   const temperature = Number(opts.temperature);
   if (!Number.isFinite(temperature) || temperature < 0) throw new Error(`--temperature must be a number ≥ 0, got ${JSON.stringify(opts.temperature)}`);
