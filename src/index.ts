@@ -1,7 +1,18 @@
 /**
- * llava-ts public entry: the tensor engine with its backends registered.
+ * llava-ts public entry: the tensor engine with its backends registered, and generation (loadModel, generate).
  */
 import './backends/index.js';
 
 export * from './engine/index.js';
 export { setNativeIsa, nativeIsa, type IsaLevel } from './backends/native/addon.js';
+
+// Generation: models loaded in a worker thread, streamed replies, sampling. (Imported from the client
+// module directly: the tokenizer, image decoding and the model code load in the worker only.)
+export { generate, loadModel, Model, type LoadModelOptions } from './generate/client.js';
+export { ChatSession, type RemoteChatOptions as ChatSessionOptions } from './generate/chat-client.js';
+export type { ChatNotice, ChatPiece, SendOptions, TurnStats } from './generate/chat.js';
+export type { ChatTurn } from './generate/chat-prompt.js';
+export type { GenerationSummary } from './generate/core.js';
+export { DEFAULTS as GENERATION_DEFAULTS, type FinishReason, type GenerateOptions, type ImageInput, type Piece, type PrefillProgress } from './generate/options.js';
+export type { ModelInfo } from './generate/protocol.js';
+export type { SamplingOptions } from './generate/sampling.js';

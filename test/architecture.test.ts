@@ -60,7 +60,7 @@ const ALLOWED: Record<string, string[]> = {
   models: ['engine', 'nn', 'io', 'models/clip', 'models/llama', 'models/llava'],
   data: ['engine', 'tokenizer', 'vision'],
   train: ['engine', 'nn', 'io', 'data', 'tokenizer', 'vision', 'models', 'models/clip', 'models/llama', 'models/llava'],
-  generate: ['engine', 'nn', 'tokenizer', 'vision', 'models', 'models/clip', 'models/llama', 'models/llava'],
+  generate: ['engine', 'backends', 'nn', 'tokenizer', 'vision', 'models', 'models/clip', 'models/llama', 'models/llava'],
   eval: ['engine', 'generate', 'data', 'vision', 'tokenizer', 'models', 'models/llava'],
   serve: ['engine', 'generate', 'data', 'vision', 'tokenizer', 'models', 'models/llava'],
   entry: ['*'],

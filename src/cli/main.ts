@@ -67,21 +67,36 @@ program
 
 program
   .command('run')
-  .description('answer about an image with greedy decoding')
+  .description('answer about images (streamed with --stream); sampling as the reference CLI by default')
   .option('--model <dir>', 'model folder (default: the embedded tiny demo model and its image)')
   .option('--vision-tower <dir>', 'CLIP tower folder (original LLaVA checkpoints)')
-  .option('--image <file>', 'image file')
+  .option('--image <file>', 'image file; repeat for several images, in prompt order', (v: string, acc: string[]) => [...acc, v], [] as string[])
   .option('--prompt <text>', 'user prompt (needs the folder\'s tokenizer)')
   .option('--template <name>', 'chat template for --prompt')
+  .option('--system <text>', 'system prompt for --prompt (default: the template\'s)')
   .option('--input-ids <ids>', 'prompt token ids, comma-separated (-200 or the image token marks the image)')
-  .option('--max-new-tokens <n>', 'most tokens to generate', '256')
-  .option('--temperature <t>', 'sampling temperature (0 = greedy, the only mode so far)', '0')
+  .option('--max-new-tokens <n>', 'most tokens to generate (bounded by the context)', '512')
+  .option('--temperature <t>', 'sampling temperature (0 = greedy)', '0.2')
+  .option('--top-p <p>', 'nucleus sampling: keep the smallest set of tokens reaching probability p')
+  .option('--top-k <k>', 'keep the k most likely tokens (default 50 when sampling)')
+  .option('--min-p <p>', 'drop tokens below p times the top probability')
+  .option('--repetition-penalty <r>', 'penalize tokens already generated (HF rule; 1 = off)')
+  .option('--seed <n>', 'seed of the sampling draws (default: random)')
+  .option('--stream', 'print the reply as it is generated')
+  .option('--threads <n>', 'native compute threads (default: the machine\'s cores)')
   .option('--json', 'print {"input_ids","output_ids","text"} on one line')
-  .option('--dump <file>', 'write prefill tensors (f32) to a safetensors file')
+  .option('--dump <file>', 'write prefill tensors (f32) to a safetensors file (greedy decoding)')
   .option('--kv-cache <dtype>', 'KV cache storage: f32 or f16', 'f32')
   .option('--pad', 'pad the image to a square first (LLaVA-1.5)')
   .option('--crop', 'plain CLIP resize and center crop')
-  .action(async (o) => (await import('./run.js')).run(o));
+  .action(async (o) => {
+    // Before the backend loads: the native thread pool reads LLAVA_THREADS once.
+    if (o.threads !== undefined) {
+      if (!/^[1-9]\d*$/.test(o.threads)) throw new Error(`--threads must be a positive integer, got ${JSON.stringify(o.threads)}`);
+      process.env.LLAVA_THREADS = o.threads;
+    }
+    return (await import('./run.js')).run(o);
+  });
 
 program
   .command('chat')

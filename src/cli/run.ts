@@ -1,12 +1,17 @@
 /**
- * `llava run`: load a model folder, preprocess one image, build the prompt ids (from `--prompt` with the
- * tokenizer and chat template, or given as `--input-ids`), decode greedily with the KV cache until EOS or
- * `--max-new-tokens`, print the reply (or one JSON line with `--json`) and optionally dump the prefill
- * intermediates to safetensors (f32, with their batch dimension).
+ * `llava run`: load a model folder, preprocess its images, build the prompt ids (from `--prompt` with the
+ * tokenizer and chat template, or given as `--input-ids`), decode with the KV cache until EOS, a stop string
+ * or `--max-new-tokens`, print the reply (streamed with `--stream`, or one JSON line with `--json`) and
+ * optionally dump the prefill intermediates to safetensors (f32, with their batch dimension).
+ *
+ * Two decoding paths: with the folder's tokenizer, generation/core.ts (sampling in HF's processor order,
+ * stop strings held back, UTF-8-safe streamed text; `--temperature 0` is greedy); without a tokenizer, or
+ * with `--dump`, the plain greedy loop (models/llava/greedy.ts), which also returns the prefill tensors.
+ * Defaults follow the reference CLI: temperature 0.2, 512 new tokens.
  *
  * `LLAVA_DEBUG=timing` prints the wall time of loading, the vision tower, the prefill and the decode steps.
  *
- * Not here: sampling (only --temperature 0), chat sessions, streaming (later generation work).
+ * Not here: chat sessions (chat.ts), running off the main thread (generate/client.ts, for API users).
  */
 import '../backends/index.js';
 import type { Tensor } from '../engine/tensor.js';
@@ -14,9 +19,10 @@ import { to } from '../engine/ops/index.js';
 import { writeSafetensors } from '../io/safetensors-writer.js';
 import { greedyGenerate } from '../models/llava/greedy.js';
 import { loadLlava } from '../models/llava/load.js';
-import { preprocessImage } from '../vision/preprocess.js';
+import { generateTokens, requestIds } from '../generate/core.js';
+import { preprocessImages } from '../generate/images.js';
+import { hasTokenizer } from '../generate/prompt.js';
 import { preprocessOptionsFromModel } from '../vision/config.js';
-import { fmtShape } from '../engine/shape.js';
 import { debug, infoOnce } from '../util/log.js';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -26,12 +32,20 @@ export interface RunOptions {
   /** Absent: the embedded tiny demo model (assets/), and its image when --image is absent too. */
   model?: string;
   visionTower?: string;
-  image?: string;
+  /** Repeatable: images in prompt order. */
+  image: string[];
   prompt?: string;
   template?: string;
+  system?: string;
   inputIds?: string;
   maxNewTokens: string;
   temperature: string;
+  topP?: string;
+  topK?: string;
+  minP?: string;
+  repetitionPenalty?: string;
+  seed?: string;
+  stream?: boolean;
   json?: boolean;
   dump?: string;
   kvCache: string;
@@ -58,38 +72,84 @@ function nonNegativeInt(flag: string, v: string): number {
 /** The package's embedded demo model folder (random weights, see its README). */
 export const DEFAULT_MODEL = fileURLToPath(new URL('../../../assets/tiny-llava-1.5-hf', import.meta.url));
 
+/** An optional numeric flag: undefined when absent, else a finite number (one sentence naming the flag). */
+function num(flag: string, v: string | undefined, integer = false): number | undefined {
+  if (v === undefined) return undefined;
+  const x = Number(v);
+  if (v.trim() === '' || !Number.isFinite(x) || (integer && !Number.isInteger(x))) {
+    throw new Error(`${flag} must be ${integer ? 'an integer' : 'a number'}, got ${JSON.stringify(v)}`);
+  }
+  return x;
+}
+
 export async function run(opts: RunOptions): Promise<void> {
-  const o = { ...opts, model: opts.model ?? DEFAULT_MODEL };
+  const o = { ...opts, model: opts.model ?? DEFAULT_MODEL, image: [...(opts.image ?? [])] };
   if (opts.model === undefined) {
     // Its image too, unless the given ids leave no place for one.
     const placesImage = o.inputIds === undefined || /(^|,)\s*(-200|32000)\s*(,|$)/.test(o.inputIds);
-    if (o.image === undefined && placesImage) o.image = path.join(DEFAULT_MODEL, 'image.png');
+    if (o.image.length === 0 && placesImage) o.image.push(path.join(DEFAULT_MODEL, 'image.png'));
     infoOnce('no --model given: running the embedded tiny demo model (random weights: the pipeline is real, the reply is not meaningful)');
   }
   if ((o.prompt === undefined) === (o.inputIds === undefined)) throw new Error('give exactly one of --prompt TEXT or --input-ids IDS');
   if (o.template !== undefined && o.prompt === undefined) throw new Error('--template applies to --prompt only');
+  if (o.system !== undefined && o.prompt === undefined) throw new Error('--system applies to --prompt only');
   if (o.pad && o.crop) throw new Error('give at most one of --pad and --crop');
-  const temperature = Number(o.temperature);
-  if (!Number.isFinite(temperature) || temperature < 0) throw new Error(`--temperature must be a number ≥ 0, got ${JSON.stringify(o.temperature)}`);
-  if (temperature !== 0) throw new Error('only greedy decoding (--temperature 0) is supported so far');
+  if (o.stream && o.json) throw new Error('give at most one of --stream and --json');
+  const sampling = {
+    temperature: num('--temperature', o.temperature)!,
+    topP: num('--top-p', o.topP),
+    topK: num('--top-k', o.topK, true),
+    minP: num('--min-p', o.minP),
+    repetitionPenalty: num('--repetition-penalty', o.repetitionPenalty),
+  };
+  const seed = num('--seed', o.seed, true);
+  if (sampling.temperature < 0) throw new Error(`--temperature must be ≥ 0, got ${JSON.stringify(o.temperature)}`);
   const maxNewTokens = nonNegativeInt('--max-new-tokens', o.maxNewTokens);
   if (o.kvCache !== 'f32' && o.kvCache !== 'f16') throw new Error(`--kv-cache must be f32 or f16, got ${JSON.stringify(o.kvCache)}`);
   const inputIds = o.inputIds !== undefined ? parseInputIds(o.inputIds) : null;
+  const plainGreedy = sampling.temperature === 0 && sampling.repetitionPenalty === undefined;
 
   const t0 = performance.now();
   const loaded = loadLlava(o.model, { visionTower: o.visionTower });
   const loadMs = performance.now() - t0;
-  const vision = loaded.config.vision;
   let pixelValues: Tensor | null = null;
-  if (o.image !== undefined) {
+  if (o.image.length > 0) {
     const prep = preprocessOptionsFromModel(o.model, { visionTower: loaded.towerDir ?? undefined, mode: o.pad ? 'pad' : o.crop ? 'crop' : undefined });
-    pixelValues = (await preprocessImage(o.image, prep.options)).pixelValues;
-    const [, c, h, w] = pixelValues.shape;
-    if (c !== vision.numChannels || h !== vision.imageSize || w !== vision.imageSize) {
-      throw new Error(`the preprocessed image is ${fmtShape(pixelValues.shape)} but the vision tower takes [1, ${vision.numChannels}, ${vision.imageSize}, ${vision.imageSize}]`);
-    }
+    pixelValues = await preprocessImages(o.image, prep.options, loaded.config.vision); // (M, C, S, S)
   }
-  const ids = inputIds ?? promptIds(o.model, o.prompt!, o.template, pixelValues ? 1 : 0);
+
+  if (hasTokenizer(o.model) && o.dump === undefined) {
+    // Sampling path: pieces of released text as they come.
+    const request = {
+      ...(inputIds ? { inputIds } : { prompt: o.prompt, template: o.template, system: o.system }),
+      ...sampling, seed, maxNewTokens, cacheDtype: o.kvCache as 'f32' | 'f16',
+    };
+    const ids = requestIds(loaded, request, pixelValues ? pixelValues.shape[0]! : 0).ids;
+    const it = generateTokens(loaded, request, pixelValues);
+    const outputIds: number[] = [];
+    let text = '';
+    for (let r = it.next(); ; r = it.next()) {
+      if (r.done) {
+        debug('timing', `load ${ms(loadMs)}, prefill of ${r.value.promptPositions} positions (vision tower included) ${ms(r.value.prefillMs)}, ` +
+          `${r.value.newTokens} token(s) ${ms(r.value.decodeMs)}, finished by ${r.value.finish}`);
+        break;
+      }
+      outputIds.push(r.value.tokenId);
+      text += r.value.text;
+      if (o.stream) process.stdout.write(r.value.text);
+    }
+    if (o.json) process.stdout.write(JSON.stringify({ input_ids: ids, output_ids: outputIds, text: text.trim() }) + '\n');
+    else process.stdout.write(o.stream ? '\n' : `${text.trim()}\n`);
+    return;
+  }
+
+  // Plain greedy path: no tokenizer (ids in, ids out) or --dump (the prefill tensors).
+  if (!plainGreedy || sampling.topP !== undefined || sampling.topK !== undefined || sampling.minP !== undefined) {
+    throw new Error(o.dump !== undefined
+      ? '--dump runs plain greedy decoding: give --temperature 0 and no sampling flags'
+      : `${o.model} has no tokenizer (tokenizer.model or tokenizer.json): only plain greedy decoding runs there, give --temperature 0 and no sampling flags`);
+  }
+  const ids = inputIds ?? promptIds(o.model, o.prompt!, o.template, pixelValues ? pixelValues.shape[0]! : 0);
   const r = greedyGenerate(loaded.model, {
     inputIds: ids,
     pixelValues,

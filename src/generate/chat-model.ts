@@ -9,15 +9,14 @@
  * Not here: the conversation, prompts and decoding (chat.ts, chat-prompt.ts).
  */
 import { noGrad } from '../engine/index.js';
-import { cat } from '../engine/ops/index.js';
 import type { Tensor } from '../engine/tensor.js';
-import { fmtShape } from '../engine/shape.js';
-import { loadLlava, type LoadOptions } from '../models/llava/load.js';
+import { loadLlava, type LoadedLlava, type LoadOptions } from '../models/llava/load.js';
 import type { LlavaModel } from '../models/llava/model.js';
 import { loadTokenizer, type LlamaTokenizer } from '../tokenizer/index.js';
 import { preprocessOptionsFromModel } from '../vision/config.js';
-import type { RgbImage } from '../vision/decode.js';
-import { preprocessImage, preprocessRgb, type AspectMode, type PreprocessOptions } from '../vision/preprocess.js';
+import type { AspectMode, PreprocessOptions } from '../vision/preprocess.js';
+import { preprocessImages } from './images.js';
+import type { ImageInput } from './options.js';
 
 export interface ChatModel {
   /** Vision tower, projector and decoder. */
@@ -31,8 +30,7 @@ export interface ChatModel {
   preprocess?: PreprocessOptions;
 }
 
-/** An image as a file path, the bytes of an image file, or an already decoded 8-bit RGB image. */
-export type ImageInput = string | Uint8Array | RgbImage;
+export type { ImageInput };
 
 export interface LoadChatModelOptions extends LoadOptions {
   /** Force LLaVA's pad-to-square or plain CLIP cropping instead of what the folder's configs say. */
@@ -41,13 +39,14 @@ export interface LoadChatModelOptions extends LoadOptions {
 
 /** Model, tokenizer and preprocessing of the folder `dir`. */
 export function loadChatModel(dir: string, opts: LoadChatModelOptions = {}): ChatModel {
-  const loaded = loadLlava(dir, opts);
-  const prep = preprocessOptionsFromModel(dir, { visionTower: loaded.towerDir ?? undefined, mode: opts.imageMode });
-  return { model: loaded.model, tokenizer: loadTokenizer(dir), eosTokenIds: loaded.eosTokenIds, dir, preprocess: prep.options };
+  return chatModelFrom(loadLlava(dir, opts), opts.imageMode);
 }
 
-function isRgb(x: ImageInput): x is RgbImage {
-  return typeof x === 'object' && !(x instanceof Uint8Array) && 'width' in x && 'height' in x && 'data' in x;
+/** The chat view of an already loaded folder (the worker holds a LoadedLlava). */
+export function chatModelFrom(loaded: LoadedLlava, imageMode?: AspectMode): ChatModel {
+  const dir = loaded.dir;
+  const prep = preprocessOptionsFromModel(dir, { visionTower: loaded.towerDir ?? undefined, mode: imageMode });
+  return { model: loaded.model, tokenizer: loadTokenizer(dir), eosTokenIds: loaded.eosTokenIds, dir, preprocess: prep.options };
 }
 
 /** Preprocess `images` and run the vision tower and projector once over all of them: features [M, N, hidden]. */
@@ -55,14 +54,6 @@ export async function encodeImages(m: ChatModel, images: readonly ImageInput[]):
   const prep = m.preprocess;
   if (!prep) throw new Error('this model has no image preprocessing settings (ChatModel.preprocess): it cannot take an image');
   if (images.length === 0) throw new Error('encodeImages: no image given');
-  const v = m.model.config.vision;
-  const pixels = await Promise.all(images.map(async (image) => {
-    const { pixelValues } = isRgb(image) ? preprocessRgb(image, prep) : await preprocessImage(image, prep);
-    const [, c, h, w] = pixelValues.shape;
-    if (c !== v.numChannels || h !== v.imageSize || w !== v.imageSize) {
-      throw new Error(`the preprocessed image is ${fmtShape(pixelValues.shape)} but the vision tower takes [1, ${v.numChannels}, ${v.imageSize}, ${v.imageSize}]`);
-    }
-    return pixelValues; // (1, C, S, S)
-  }));
-  return noGrad(() => m.model.imageFeatures(pixels.length === 1 ? pixels[0]! : cat(pixels, 0)).projected); // (M, N, D)
+  const pixels = await preprocessImages(images, prep, m.model.config.vision); // (M, C, S, S)
+  return noGrad(() => m.model.imageFeatures(pixels).projected); // (M, N, D)
 }

@@ -15,7 +15,7 @@
  * first (image) turn are dropped from the conversation, with a notice; if the first turn alone does not fit,
  * `send` throws an error naming the sizes.
  *
- * Decoding is greedy unless the caller passes another `nextToken` (the step that turns logits into an id);
+ * Decoding is greedy unless sampling options (as generate() takes them) or a `nextToken` step are given;
  * replies stream as `{ text, tokenId }` pieces, stopping at EOS and at the template's stop string (held back,
  * never shown). An AbortSignal — or leaving the `for await` loop, or a new send — ends a reply between two
  * tokens; the part already produced stays in the conversation (a reply without any token leaves no trace),
@@ -32,6 +32,10 @@ import { selectTemplate, type ChatTemplate } from '../tokenizer/index.js';
 import { encodeImages, type ChatModel, type ImageInput } from './chat-model.js';
 import { commonPrefix, fitConversation, positionKeys, renderPrompt, type ChatPrompt, type ChatTurn, type PromptSetup } from './chat-prompt.js';
 import { pyStrip, ReplyText } from './chat-text.js';
+import { templateStops } from './prompt.js';
+import { lastRow } from './core.js';
+import { DEFAULTS } from './options.js';
+import { Rng, sampleToken, validateSampling, type SamplingOptions } from './sampling.js';
 
 export { loadChatModel, type ChatModel, type ImageInput, type LoadChatModelOptions } from './chat-model.js';
 export type { ChatTurn } from './chat-prompt.js';
@@ -68,13 +72,28 @@ export interface ChatSessionOptions {
   onNotice?: (notice: ChatNotice) => void;
 }
 
-export interface SendOptions {
+/**
+ * A NextToken that samples as generate() does (HF processor order, top-k 50 unless given), seeded; the
+ * repetition penalty sees this reply's ids.
+ */
+export function samplingNextToken(o: SamplingOptions & { seed?: number }): NextToken {
+  validateSampling(o);
+  if (o.seed !== undefined && !Number.isInteger(o.seed)) throw new Error(`seed must be an integer, got ${JSON.stringify(o.seed)}`);
+  const rng = new Rng(o.seed ?? crypto.getRandomValues(new Uint32Array(1))[0]!);
+  const opts = { ...o, temperature: o.temperature ?? DEFAULTS.temperature, topK: o.topK ?? DEFAULTS.topK };
+  return (logits, generated) => sampleToken(lastRow(logits), opts, rng, generated);
+}
+
+/** Sampling options as generate() takes them; without any of them a reply is greedy. */
+export interface SendOptions extends SamplingOptions {
+  /** Seed of the sampling draws (default: random). */
+  seed?: number;
   /** Default 512 (shrunk to what the context leaves when only the first turn remains). */
   maxNewTokens?: number;
   /** Stop strings besides the template's. */
   stop?: readonly string[];
   signal?: AbortSignal;
-  /** Replaces greedy decoding. */
+  /** Replaces the token choice (greedy, or sampling when sampling options are given). */
   nextToken?: NextToken;
 }
 
@@ -195,7 +214,8 @@ export class ChatSession {
     if (typeof text !== 'string') throw new Error(`ChatSession.send: the message must be a string, got ${typeof text}`);
     const maxNew = opts.maxNewTokens ?? DEFAULT_MAX_NEW_TOKENS;
     if (!Number.isInteger(maxNew) || maxNew < 1) throw new Error(`ChatSession.send: maxNewTokens must be a positive integer, got ${opts.maxNewTokens}`);
-    const nextToken = opts.nextToken ?? greedyNextToken;
+    const sampled = [opts.temperature, opts.topK, opts.topP, opts.minP, opts.repetitionPenalty, opts.seed].some((v) => v !== undefined);
+    const nextToken = opts.nextToken ?? (sampled ? samplingNextToken(opts) : greedyNextToken);
     if (opts.stop !== undefined && (!Array.isArray(opts.stop) || opts.stop.some((x) => typeof x !== 'string'))) {
       throw new Error('ChatSession.send: stop must be an array of strings');
     }
@@ -215,7 +235,7 @@ export class ChatSession {
         message: `the conversation reached the model's context of ${this.contextLength} positions: the ${fit.dropped} oldest turn(s) after the first were dropped`,
       });
     }
-    const stops = [...this.templateStops(), ...(opts.stop ?? [])];
+    const stops = [...templateStops(this.template), ...(opts.stop ?? [])]; // one rule with generate()
     const turn: Turn = {
       user: text, reply: new ReplyText(this.model.tokenizer, stops), generated: [], eos: false, stopReason: 'length',
       stats: { prompt: fit.prompt.text, promptIds: fit.prompt.ids, promptPositions: fit.prompt.positions, reusedPositions: 0, prefilledPositions: 0, droppedTurns: fit.dropped, maxNewTokens: fit.maxNewTokens, prefillMs: 0 },
@@ -263,14 +283,6 @@ export class ChatSession {
     } finally {
       this.finish(turn);
     }
-  }
-
-  /** Stop strings of the template, as LLaVA's CLI picks them (sep2 for the two-separator style, else sep). */
-  private templateStops(): string[] {
-    const t = this.template;
-    if (t.kind !== 'llava') return [];
-    const s = t.template.style === 'two' ? t.template.sep2 : t.template.sep;
-    return s ? [s] : [];
   }
 
   private setup(): PromptSetup {

@@ -48,3 +48,27 @@ test('run without --model and with ids that place no image: no image is taken', 
   assert.equal(r.status, 0, r.stderr);
   assert.deepEqual((JSON.parse(r.stdout) as { input_ids: number[] }).input_ids, [1, 3148, 1001, 29901]);
 });
+
+test('run: sampling flags — a seed reproduces, another seed differs, --stream prints the same reply as --json', () => {
+  const base = ['run', '--prompt', 'Tell me more.', '--max-new-tokens', '6', '--temperature', '1', '--top-k', '1000', '--top-p', '0.99'];
+  const a = llava([...base, '--seed', '5', '--json']);
+  const b = llava([...base, '--seed', '5', '--json']);
+  const c = llava([...base, '--seed', '6', '--json']);
+  for (const r of [a, b, c]) assert.equal(r.status, 0, r.stderr);
+  const ids = (r: { stdout: string }) => (JSON.parse(r.stdout) as { output_ids: number[] }).output_ids;
+  assert.deepEqual(ids(a), ids(b));
+  assert.notDeepEqual(ids(a), ids(c));
+  const streamed = llava([...base, '--seed', '5', '--stream']);
+  assert.equal(streamed.status, 0, streamed.stderr);
+  assert.equal(streamed.stdout.trim(), (JSON.parse(a.stdout) as { text: string }).text);
+});
+
+test('run: several --image flags place several images, in order', () => {
+  const img = path.join(ROOT, 'assets', 'tiny-llava-1.5-hf', 'image.png');
+  const r = llava(['run', '--image', img, '--image', img, '--prompt', 'Compare them.', '--max-new-tokens', '1', '--temperature', '0', '--json']);
+  assert.equal(r.status, 0, r.stderr);
+  assert.equal((JSON.parse(r.stdout) as { input_ids: number[] }).input_ids.filter((i) => i === -200).length, 2);
+  const bad = llava(['run', '--threads', '0', '--prompt', 'x']);
+  assert.equal(bad.status, 1);
+  assert.match(bad.stderr, /--threads must be a positive integer, got "0"/);
+});

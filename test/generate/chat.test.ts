@@ -383,3 +383,13 @@ test('KVCache.truncate and resized: the kept prefix survives a move to a larger 
     assert.deepEqual(cache.read(0, 0).k.toArray(), [1, 2, 3, 4]);
   }
 });
+
+test('sampling options: a seed reproduces a reply, another seed changes it; none given means greedy', async () => {
+  const ids = async (opts: SendOptions) => (await reply(new ChatSession(model, { image: gradient() }), 'Describe it.', { maxNewTokens: 6, ...opts })).pieces.map((p) => p.tokenId);
+  const sampling = { temperature: 1, topK: 1000, topP: 0.99 };
+  const a = await ids({ ...sampling, seed: 11 });
+  assert.deepEqual(await ids({ ...sampling, seed: 11 }), a);
+  assert.notDeepEqual(await ids({ ...sampling, seed: 12 }), a);
+  assert.deepEqual(await ids({ temperature: 0 }), await ids({}));
+  await assert.rejects(ids({ topP: 2 }), /top/i);
+});

@@ -116,9 +116,10 @@ export class ClipVisionTower {
 
   /**
    * Hidden states at the requested indices (0 = embeddings after pre_layrnorm, i = output of layer i−1),
-   * each [B, 1 + N, d], in the order asked. Runs only as many layers as the largest index needs.
+   * each [B, 1 + N, d], in the order asked. Runs only as many layers as the largest index needs; `onLayer`
+   * is called after each with (layers done, layers run) and may throw to abandon the forward.
    */
-  hiddenStates(pixelValues: Tensor, indices: readonly number[]): Tensor[] {
+  hiddenStates(pixelValues: Tensor, indices: readonly number[], onLayer?: (done: number, total: number) => void): Tensor[] {
     const last = Math.max(...indices);
     if (indices.some((i) => !Number.isInteger(i) || i < 0) || last > this.layers.length) {
       throw new Error(`CLIP vision tower: hidden states [${indices.join(', ')}] requested, this tower has indices 0..${this.layers.length}`);
@@ -130,6 +131,7 @@ export class ClipVisionTower {
     for (let i = 1; i <= last; i++) {
       x = this.layer(x, this.layers[i - 1]!);
       if (wanted.has(i)) out.set(i, x);
+      onLayer?.(i, last);
     }
     return indices.map((i) => out.get(i)!);
   }

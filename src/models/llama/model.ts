@@ -44,6 +44,8 @@ export interface LlamaForwardOptions {
   cache?: KVCache | null;
   /** Which positions get logits: all (prefill dumps), the last one (decoding, default) or none. */
   logits?: 'all' | 'last' | 'none';
+  /** Called after each decoder layer with (layers done, layers); may throw to abandon the forward. */
+  onLayer?: (done: number, total: number) => void;
 }
 
 /**
@@ -171,6 +173,7 @@ export class LlamaForCausalLM {
     this.layers.forEach((l, i) => {
       x = add(x, this.attention(rmsNorm(x, l.inputNorm, c.rmsNormEps), l, i, cos, sin, cache, mask));
       x = add(x, this.mlp(rmsNorm(x, l.postNorm, c.rmsNormEps), l));
+      opts.onLayer?.(i + 1, this.layers.length);
     });
     cache?.advance(T);
     const hidden = rmsNorm(x, this.finalNorm, c.rmsNormEps); // (B, T, D)

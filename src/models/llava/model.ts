@@ -46,9 +46,9 @@ export class LlavaModel {
     readonly languageModel: LlamaForCausalLM,
   ) {}
 
-  /** pixelValues [M, C, S, S] → selected and projected features of the M images. */
-  imageFeatures(pixelValues: Tensor): ImageFeatures {
-    const hs = this.visionTower.hiddenStates(pixelValues, this.config.featureLayers); // each (M, 1 + P, d)
+  /** pixelValues [M, C, S, S] → selected and projected features of the M images (`onLayer`: per tower layer). */
+  imageFeatures(pixelValues: Tensor, onLayer?: (done: number, total: number) => void): ImageFeatures {
+    const hs = this.visionTower.hiddenStates(pixelValues, this.config.featureLayers, onLayer); // each (M, 1 + P, d)
     const picked = this.config.selectStrategy === 'default' ? hs.map((h) => narrow(h, 1, 1, h.shape[1]! - 1)) : hs; // (M, N, d)
     const selected = picked.length === 1 ? picked[0]! : cat(picked, 2); // (M, N, d · layers)
     return { selected, projected: this.projector.forward(selected) }; // (M, N, D)

@@ -95,19 +95,20 @@ for (const backend of availableBackends()) {
 
 test('CLI: an f16 KV cache gives the same greedy tokens here (step margins ≥ 0.006 dwarf f16 rounding)', () => {
   const r = cli(['run', '--model', FIXTURE, '--image', path.join(FIXTURE, 'image.png'), '--input-ids', compact.join(','),
-    '--max-new-tokens', '5', '--kv-cache', 'f16', '--json'], 'native');
+    '--max-new-tokens', '5', '--kv-cache', 'f16', '--temperature', '0', '--json'], 'native');
   assert.equal(r.status, 0, r.stderr);
   assert.deepEqual(JSON.parse(r.stdout).output_ids, greedy);
 });
 
 test('CLI: errors are one sentence and exit 1', () => {
-  const run = (extra: string[]) => cli(['run', '--model', FIXTURE, '--image', path.join(FIXTURE, 'image.png'), '--max-new-tokens', '2', ...extra], 'ts');
+  const run = (extra: string[]) => cli(['run', '--model', FIXTURE, '--image', path.join(FIXTURE, 'image.png'), '--max-new-tokens', '2', '--temperature', '0', ...extra], 'ts');
   const cases: [string[], RegExp][] = [
     [['--input-ids', '1,2,x'], /--input-ids: item 3 "x" is not an integer/],
     [['--input-ids', '1,32000,32000,2'], /a run of 2 image placeholder ids at position 1/],
     [['--input-ids', '1,2,3'], /stand for 0 image\(s\) but 1 image\(s\) were given/],
     [['--input-ids', '1,40000,-200'], /40000 is not a token id of this model \(vocabulary 0..32063/],
-    [['--input-ids', '1,-200', '--temperature', '0.7'], /only greedy decoding/],
+    [['--input-ids', '1,-200', '--temperature', '0.7'], /has no tokenizer .*only plain greedy decoding runs there/],
+    [['--input-ids', '1,-200', '--top-p', 'x'], /--top-p must be a number, got "x"/],
     [['--prompt', 'hi'], /has no tokenizer .*--input-ids/],
     [['--input-ids', '1', '--prompt', 'hi'], /exactly one of --prompt TEXT or --input-ids IDS/],
     [['--input-ids', '1,-200', '--kv-cache', 'f8'], /--kv-cache must be f32 or f16, got "f8"/],
@@ -164,7 +165,7 @@ test('CLI: --prompt goes through the tokenizer and the chat template; the reply 
   assert.equal(out.text, loadTokenizer(dir).decode(out.output_ids, { skipSpecialTokens: true }).trim());
   // Without --json the reply text is printed.
   const plain = cli(['run', '--model', dir, '--image', path.join(FIXTURE, 'image.png'), '--prompt', 'What is shown in this image?',
-    '--template', 'vicuna_v1', '--max-new-tokens', '3'], 'native');
+    '--template', 'vicuna_v1', '--max-new-tokens', '3', '--temperature', '0'], 'native');
   assert.equal(plain.status, 0, plain.stderr);
   assert.equal(plain.stdout, `${out.text}\n`);
 });

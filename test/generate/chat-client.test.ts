@@ -1,0 +1,76 @@
+/**
+ * The public, worker-backed ChatSession (loadModel + new ChatSession(model, …)) on the embedded tiny model:
+ * its replies and history equal the in-thread session's turn for turn; an abort mid-reply keeps the partial
+ * turn and the next turn equals a fresh session given that history; setImage/reset reach the worker in
+ * order; a failed opening (unreadable image) surfaces at the next operation; sampling options reproduce.
+ */
+import assert from 'node:assert/strict';
+import path from 'node:path';
+import { after, test } from 'node:test';
+import { ChatSession, loadModel, type ChatPiece } from '../../src/index.js';
+import { loadChatModel } from '../../src/generate/chat-model.js';
+import { ChatSession as LocalChatSession } from '../../src/generate/chat.js';
+import { ROOT } from '../helpers/tiny-llava.js';
+
+const ASSET = path.join(ROOT, 'assets', 'tiny-llava-1.5-hf');
+const IMAGE = path.join(ASSET, 'image.png');
+const model = await loadModel(ASSET);
+const local = loadChatModel(ASSET);
+after(() => model.close());
+
+async function ids(it: AsyncIterable<ChatPiece>): Promise<number[]> {
+  const out: number[] = [];
+  for await (const p of it) out.push(p.tokenId);
+  return out;
+}
+
+test('worker-backed session = in-thread session, turn for turn (tokens and history)', async () => {
+  const remote = new ChatSession(model, { image: IMAGE });
+  const inThread = new LocalChatSession(local, { image: IMAGE });
+  for (const q of ['What is in this image?', 'And then?', 'Why?']) {
+    assert.deepEqual(await ids(remote.send(q, { maxNewTokens: 5 })), await ids(inThread.send(q, { maxNewTokens: 5 })));
+    assert.deepEqual(remote.history, inThread.history);
+  }
+  assert.equal(remote.history.length, 6);
+  assert.ok(remote.lastTurn && remote.lastTurn.tokenIds.length > 0);
+  await remote.reset();
+  assert.deepEqual(remote.history, []);
+  await remote.close();
+});
+
+test('an abort mid-reply keeps the partial turn; the next turn equals a fresh session with that history', async () => {
+  const chat = new ChatSession(model, { image: IMAGE });
+  const controller = new AbortController();
+  const got: number[] = [];
+  try {
+    for await (const p of chat.send('What is in this image?', { maxNewTokens: 40, signal: controller.signal })) {
+      got.push(p.tokenId);
+      if (got.length === 2) controller.abort();
+    }
+  } catch (e) {
+    assert.equal((e as Error).name, 'AbortError');
+  }
+  assert.ok(got.length >= 2 && got.length < 40, `${got.length} pieces`);
+  const history = chat.history;
+  assert.equal(history.length, 2);
+  const next = await ids(chat.send('Go on.', { maxNewTokens: 5 }));
+  const fresh = new ChatSession(model, { image: IMAGE, history });
+  assert.deepEqual(await ids(fresh.send('Go on.', { maxNewTokens: 5 })), next);
+});
+
+test('setImage starts a new conversation; a bad opening image is reported by the next operation', async () => {
+  const chat = new ChatSession(model, { image: IMAGE });
+  await ids(chat.send('Hi', { maxNewTokens: 2 }));
+  assert.equal(chat.history.length, 2);
+  await chat.setImage(IMAGE);
+  assert.deepEqual(chat.history, []);
+  const bad = new ChatSession(model, { image: path.join(ASSET, 'no-such.png') });
+  await assert.rejects(ids(bad.send('Hi', { maxNewTokens: 2 })), /no-such\.png/);
+});
+
+test('sampling options: the same seed reproduces a reply through the worker', async () => {
+  const run = async (seed: number) => ids(new ChatSession(model, { image: IMAGE }).send('Hi', { maxNewTokens: 6, temperature: 1, topK: 1000, seed }));
+  const a = await run(3);
+  assert.deepEqual(await run(3), a);
+  assert.notDeepEqual(await run(4), a);
+});
