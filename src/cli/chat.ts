@@ -18,18 +18,21 @@
  * hint and a second one in a row exits. An unreadable image given to `/image` leaves the conversation as
  * it was.
  *
- * Not here: sampling (only --temperature 0 until it lands), the conversation logic itself (ChatSession).
+ * Replies are sampled as `llava run` samples (the reference CLI's temperature 0.2 by default; the same
+ * sampling flags, and --seed, which makes every reply reproducible; --temperature 0 is greedy).
+ *
+ * Not here: the sampling and the conversation logic themselves (generate/sampling.ts, ChatSession).
  */
 import '../backends/index.js';
 import path from 'node:path';
 import readline from 'node:readline';
-import { ChatSession, DEFAULT_MAX_NEW_TOKENS, loadChatModel, type ChatModel, type TurnStats } from '../generate/chat.js';
+import { ChatSession, DEFAULT_MAX_NEW_TOKENS, loadChatModel, samplingNextToken, type ChatModel, type SendOptions, type TurnStats } from '../generate/chat.js';
 import { infoOnce } from '../util/log.js';
 import { decodeImage, type RgbImage } from '../vision/decode.js';
 import { pyStrip } from '../generate/chat-text.js';
 import { LineQueue, MutableOutput } from './chat-input.js';
 import { chatRecord, writeFileAtomic } from './chat-record.js';
-import { DEFAULT_MODEL } from './run.js';
+import { DEFAULT_MODEL, samplingFlags } from './run.js';
 
 export interface ChatOptions {
   /** Absent: the embedded tiny demo model and its image (unless --image is given). */
@@ -40,7 +43,13 @@ export interface ChatOptions {
   system?: string;
   /** Absent: 512 as the reference CLI, or a quarter of the model's context when that is less. */
   maxNewTokens?: string;
+  /** Sampling as `run` (default temperature 0.2; 0 is greedy). */
   temperature: string;
+  topP?: string;
+  topK?: string;
+  minP?: string;
+  repetitionPenalty?: string;
+  seed?: string;
   kvCache: string;
   pad?: boolean;
   crop?: boolean;
@@ -70,7 +79,7 @@ class ChatCli {
   private reply: AbortController | null = null;
   private idleInterrupts = 0;
 
-  constructor(private readonly model: ChatModel, private readonly session: ChatSession, private readonly maxNewTokens: number) {}
+  constructor(private readonly model: ChatModel, private readonly session: ChatSession, private readonly sendOptions: SendOptions) {}
 
   /** A line on stderr that is not an error (dimmed on a terminal). */
   private note(msg: string): void {
@@ -224,7 +233,7 @@ class ChatCli {
       }
     };
     try {
-      for await (const piece of this.session.send(text, { maxNewTokens: this.maxNewTokens, signal: ctrl.signal })) {
+      for await (const piece of this.session.send(text, { ...this.sendOptions, signal: ctrl.signal })) {
         raw += piece.text;
         show(pyStrip(raw));
       }
@@ -270,9 +279,9 @@ export async function chat(opts: ChatOptions): Promise<void> {
     process.exit(0);
   });
   if (opts.pad && opts.crop) throw new Error('give at most one of --pad and --crop');
-  const temperature = Number(opts.temperature);
-  if (!Number.isFinite(temperature) || temperature < 0) throw new Error(`--temperature must be a number ≥ 0, got ${JSON.stringify(opts.temperature)}`);
-  if (temperature !== 0) throw new Error('only greedy decoding (--temperature 0) is supported so far');
+  const { sampling, seed } = samplingFlags(opts);
+  // Checked here so that a bad value stops the chat before it starts, not at every turn.
+  samplingNextToken({ ...sampling, seed });
   const maxNewTokens = opts.maxNewTokens === undefined ? undefined : positiveInt('--max-new-tokens', opts.maxNewTokens);
   if (opts.kvCache !== 'f32' && opts.kvCache !== 'f16') throw new Error(`--kv-cache must be f32 or f16, got ${JSON.stringify(opts.kvCache)}`);
   const dir = opts.model ?? DEFAULT_MODEL;
@@ -290,7 +299,11 @@ export async function chat(opts: ChatOptions): Promise<void> {
     onNotice: (n) => process.stderr.write(`llava: ${n.message}\n`),
   });
   // A short context (such as the demo model's 256 positions) would otherwise be filled by the first reply.
-  const cli = new ChatCli(model, session, maxNewTokens ?? Math.max(1, Math.min(DEFAULT_MAX_NEW_TOKENS, Math.floor(session.contextLength / 4))));
+  const cli = new ChatCli(model, session, {
+    ...sampling,
+    seed,
+    maxNewTokens: maxNewTokens ?? Math.max(1, Math.min(DEFAULT_MAX_NEW_TOKENS, Math.floor(session.contextLength / 4))),
+  });
   if (image !== undefined) await cli.setImage(image);
   await cli.run();
 }

@@ -87,7 +87,7 @@ async function until<T>(what: string, f: () => T, state: () => string, timeoutMs
 test('piped stdin: one reply per question line on stdout, as ChatSession gives them; /save writes the LLaVA record; EOF exits 0', async () => {
   const saved = path.join(tmp, 'piped', 'chat.json');
   mkdirSync(path.dirname(saved));
-  const r = chatPiped([], `${Q[0]}\n\n${Q[1]}\n/save ${saved}\n`);
+  const r = chatPiped(['--temperature', '0'], `${Q[0]}\n\n${Q[1]}\n/save ${saved}\n`);
   assert.equal(r.status, 0, r.stderr);
   // Replies of at most a quarter of the demo model's 256 positions (the reference's 512 would not leave
   // room for a second turn).
@@ -113,7 +113,7 @@ test('piped stdin: bad /image paths give one-line errors and keep the conversati
   const missing = path.join(tmp, 'missing.png');
   const saved = path.join(tmp, 'switch.json');
   const input = [Q[0], `/image ${missing}`, `/image ${notImage}`, Q[1], `/image "${OTHER}"`, Q[2], '/frobnicate', `/save ${saved}`, '/exit', Q[3]].join('\n') + '\n';
-  const r = chatPiped(['--model', ASSET, '--image', IMAGE, '--max-new-tokens', '6'], input);
+  const r = chatPiped(['--model', ASSET, '--image', IMAGE, '--max-new-tokens', '6', '--temperature', '0'], input);
   assert.equal(r.status, 0, r.stderr);
   const [first, second] = await sessionReplies(IMAGE, Q.slice(0, 2), 6);
   const [third] = await sessionReplies(OTHER, [Q[2]!], 6);
@@ -131,9 +131,22 @@ test('piped stdin: bad /image paths give one-line errors and keep the conversati
   assert.deepEqual(rec.conversations, turns(['human', `<image>\n${Q[2]}`], ['gpt', third!]));
 });
 
+test('sampling flags reach the session: a seeded reply equals ChatSession\'s with the same options', async () => {
+  const r = chatPiped(['--temperature', '1', '--top-k', '20', '--seed', '7', '--max-new-tokens', '8'], `${Q[0]}\n`);
+  assert.equal(r.status, 0, r.stderr);
+  const s = new ChatSession(model, { image: IMAGE });
+  for await (const piece of s.send(Q[0]!, { temperature: 1, topK: 20, seed: 7, maxNewTokens: 8 })) void piece;
+  const sampled = s.history.at(-1)!.content;
+  assert.equal(r.stdout, `${sampled}\n`);
+  // Not the greedy reply: the flags changed the decoding.
+  const [greedy] = await sessionReplies(IMAGE, [Q[0]!], 8);
+  assert.notEqual(sampled, greedy);
+});
+
 test('bad flags and an unreadable --image end with one error line and exit code 1', () => {
   for (const [args, message] of [
-    [['--temperature', '0.7'], /only greedy decoding \(--temperature 0\)/],
+    [['--temperature', '-1'], /--temperature must be ≥ 0, got "-1"/],
+    [['--top-p', '2'], /topP must be a number in \(0, 1\], got 2/],
     [['--max-new-tokens', '0'], /--max-new-tokens must be a positive integer, got "0"/],
     [['--image', path.join(tmp, 'nope.png')], /cannot read image .*nope\.png: no such file/],
   ] as [string[], RegExp][]) {
@@ -145,7 +158,7 @@ test('bad flags and an unreadable --image end with one error line and exit code 
 });
 
 test('piped stdin: SIGINT stops the reply, not the program; two in a row at the idle prompt exit', async () => {
-  const child = spawn(process.execPath, [MAIN, 'chat', '--model', LONG, '--image', IMAGE, '--max-new-tokens', '120'], {
+  const child = spawn(process.execPath, [MAIN, 'chat', '--model', LONG, '--image', IMAGE, '--max-new-tokens', '120', '--temperature', '0'], {
     env: { ...process.env, LLAVA_BACKEND: 'ts' },
   });
   let stdout = '';
@@ -187,7 +200,7 @@ test('a real terminal (tmux): prompt, streamed replies, Ctrl-C during a reply, t
     return r.stdout;
   };
   const quote = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
-  const command = [process.execPath, MAIN, 'chat', '--model', LONG, '--image', IMAGE, '--max-new-tokens', '120'].map(quote).join(' ');
+  const command = [process.execPath, MAIN, 'chat', '--model', LONG, '--image', IMAGE, '--max-new-tokens', '120', '--temperature', '0'].map(quote).join(' ');
   const savedA = path.join(tmp, 'tty-a.json');
   const savedB = path.join(tmp, 'tty-b.json');
   // The shell keeps the pane open after the chat ends, with its exit status.
