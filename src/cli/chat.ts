@@ -21,6 +21,10 @@
  * Replies are sampled as `llava run` samples (the reference CLI's temperature 0.2 by default; the same
  * sampling flags, and --seed, which makes every reply reproducible; --temperature 0 is greedy).
  *
+ * The in-thread ChatSession is used (it takes --pad/--crop and reports the cache reuse): the event loop runs
+ * between tokens, so Ctrl-C and typing work while a reply streams; during a prefill they wait, and a Ctrl-C
+ * pressed then stops the reply before its first token.
+ *
  * Not here: the sampling and the conversation logic themselves (generate/sampling.ts, ChatSession).
  */
 import '../backends/index.js';
