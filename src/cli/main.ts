@@ -8,6 +8,13 @@ import { createRequire } from 'node:module';
 
 const pkg = createRequire(import.meta.url)('../../../package.json') as { version: string };
 
+/** `--threads N`, applied before the backend loads: the native thread pool reads LLAVA_THREADS once. */
+function useThreads(o: { threads?: string }): void {
+  if (o.threads === undefined) return;
+  if (!/^[1-9]\d*$/.test(o.threads)) throw new Error(`--threads must be a positive integer, got ${JSON.stringify(o.threads)}`);
+  process.env.LLAVA_THREADS = o.threads;
+}
+
 const program = new Command();
 program
   .name('llava')
@@ -90,12 +97,32 @@ program
   .option('--pad', 'pad the image to a square first (LLaVA-1.5)')
   .option('--crop', 'plain CLIP resize and center crop')
   .action(async (o) => {
-    // Before the backend loads: the native thread pool reads LLAVA_THREADS once.
-    if (o.threads !== undefined) {
-      if (!/^[1-9]\d*$/.test(o.threads)) throw new Error(`--threads must be a positive integer, got ${JSON.stringify(o.threads)}`);
-      process.env.LLAVA_THREADS = o.threads;
-    }
+    useThreads(o);
     return (await import('./run.js')).run(o);
+  });
+
+program
+  .command('chat')
+  .description('chat about an image: streamed replies, multi-turn history, /image PATH, /reset, /save FILE, /exit')
+  .option('--model <dir>', 'model folder (default: the embedded tiny demo model and its image)')
+  .option('--vision-tower <dir>', 'CLIP tower folder (original LLaVA checkpoints)')
+  .option('--image <file>', 'image of the conversation (change it later with /image PATH)')
+  .option('--template <name>', 'chat template (default: chosen for the model)')
+  .option('--system <text>', 'replace the template\'s system prompt')
+  .option('--max-new-tokens <n>', 'most tokens per reply (default 512, or a quarter of the model\'s context if less)')
+  .option('--temperature <t>', 'sampling temperature (0 = greedy)', '0.2')
+  .option('--top-p <p>', 'nucleus sampling: keep the smallest set of tokens reaching probability p')
+  .option('--top-k <k>', 'keep the k most likely tokens (default 50 when sampling)')
+  .option('--min-p <p>', 'drop tokens below p times the top probability')
+  .option('--repetition-penalty <r>', 'penalize tokens already generated in the reply (HF rule; 1 = off)')
+  .option('--seed <n>', 'seed of the sampling draws (default: random)')
+  .option('--threads <n>', 'native compute threads (default: the machine\'s cores)')
+  .option('--kv-cache <dtype>', 'KV cache storage: f32 or f16', 'f32')
+  .option('--pad', 'pad the image to a square first (LLaVA-1.5)')
+  .option('--crop', 'plain CLIP resize and center crop')
+  .action(async (o) => {
+    useThreads(o);
+    return (await import('./chat.js')).chat(o);
   });
 
 // Commands register here, each in its own file loaded on use: `program.command(...).action(async (o) =>

@@ -82,6 +82,20 @@ function num(flag: string, v: string | undefined, integer = false): number | und
   return x;
 }
 
+/** The sampling flags shared by `run` and `chat`, as numbers (a flag that is not a number is an error naming it). */
+export function samplingFlags(o: Pick<RunOptions, 'temperature' | 'topP' | 'topK' | 'minP' | 'repetitionPenalty' | 'seed'>) {
+  const sampling = {
+    temperature: num('--temperature', o.temperature)!,
+    topP: num('--top-p', o.topP),
+    topK: num('--top-k', o.topK, true),
+    minP: num('--min-p', o.minP),
+    repetitionPenalty: num('--repetition-penalty', o.repetitionPenalty),
+  };
+  const seed = num('--seed', o.seed, true);
+  if (sampling.temperature < 0) throw new Error(`--temperature must be ≥ 0, got ${JSON.stringify(o.temperature)}`);
+  return { sampling, seed };
+}
+
 export async function run(opts: RunOptions): Promise<void> {
   const o = { ...opts, model: opts.model ?? DEFAULT_MODEL, image: [...(opts.image ?? [])] };
   if (opts.model === undefined) {
@@ -95,15 +109,7 @@ export async function run(opts: RunOptions): Promise<void> {
   if (o.system !== undefined && o.prompt === undefined) throw new Error('--system applies to --prompt only');
   if (o.pad && o.crop) throw new Error('give at most one of --pad and --crop');
   if (o.stream && o.json) throw new Error('give at most one of --stream and --json');
-  const sampling = {
-    temperature: num('--temperature', o.temperature)!,
-    topP: num('--top-p', o.topP),
-    topK: num('--top-k', o.topK, true),
-    minP: num('--min-p', o.minP),
-    repetitionPenalty: num('--repetition-penalty', o.repetitionPenalty),
-  };
-  const seed = num('--seed', o.seed, true);
-  if (sampling.temperature < 0) throw new Error(`--temperature must be ≥ 0, got ${JSON.stringify(o.temperature)}`);
+  const { sampling, seed } = samplingFlags(o);
   const maxNewTokens = nonNegativeInt('--max-new-tokens', o.maxNewTokens);
   if (o.kvCache !== 'f32' && o.kvCache !== 'f16') throw new Error(`--kv-cache must be f32 or f16, got ${JSON.stringify(o.kvCache)}`);
   const inputIds = o.inputIds !== undefined ? parseInputIds(o.inputIds) : null;
