@@ -6,6 +6,8 @@
 //   setThreads(n) / threads()       pool size
 //   cpu()                           -> { avx2, fma, f16c }
 //   mallocTuned()                   -> whether the malloc retention below is active
+//   mapFile(path, willneed?)        -> ArrayBuffer over a private mapping of the whole file (mmap.h);
+//                                      absent on platforms that cannot map files
 //
 // Typed arrays are passed by pointer: the kernel reads and writes JS memory directly. Kernel errors
 // (std::exception) become JS exceptions.
@@ -18,6 +20,7 @@
 #include <malloc.h>
 #endif
 
+#include "mmap.h"
 #include "registry.h"
 #include "threadpool.h"
 
@@ -124,6 +127,25 @@ const bool malloc_tuned = TuneMalloc();
 
 Napi::Value MallocTuned(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), malloc_tuned); }
 
+// The ArrayBuffer owns the mapping: V8 calls the finalizer only once no typed array over the buffer is
+// reachable, so tensor views keep their file pages mapped. The mapping is not reported as external memory:
+// its pages belong to the page cache and are reclaimable, and reporting gigabytes would only make V8
+// collect more often.
+Napi::Value MapFile(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsString()) throw Napi::TypeError::New(env, "mapFile(path: string, willneed?: boolean)");
+  const std::string path = info[0].As<Napi::String>().Utf8Value();
+  const bool willneed = info.Length() > 1 && info[1].ToBoolean().Value();
+  FileMapping m;
+  try {
+    m = map_file(path, willneed);
+  } catch (const std::exception& e) {
+    throw Napi::Error::New(env, e.what());
+  }
+  const size_t bytes = m.bytes;
+  return Napi::ArrayBuffer::New(env, m.data, bytes, [bytes](Napi::Env, void* data) { unmap_file(data, bytes); });
+}
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("kernels", Napi::Function::New(env, Kernels));
   exports.Set("resolve", Napi::Function::New(env, Resolve));
@@ -132,6 +154,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("threads", Napi::Function::New(env, Threads));
   exports.Set("cpu", Napi::Function::New(env, Cpu));
   exports.Set("mallocTuned", Napi::Function::New(env, MallocTuned));
+  if (file_mapping_supported()) exports.Set("mapFile", Napi::Function::New(env, MapFile));
   return exports;
 }
 
