@@ -5,14 +5,15 @@
  * Mapping (the default when the native addon registered a file mapper, see engine/file-map.ts): the file
  * is mapped once at open, copy-on-write (MAP_PRIVATE), and a tensor whose stored bytes are its engine
  * storage (F32, F16, BF16, F64, I32, U8) and whose file offset is aligned to its item size is returned as
- * a typed array over the mapping: no copy, no fresh memory to fault in, and the weights share the OS page
- * cache. Everything else is read and copied as before: unaligned offsets (legal in safetensors; a typed
- * array needs element alignment), I64 (narrowed to i32) and BOOL (checked 0/1). `{ mmap: false }` or
+ * a typed array over its range of the mapping (`isFileMapped(t.data.buffer)` is then true): no copy, no
+ * fresh memory to fault in, and the weights share the OS page cache. Everything else is read and copied
+ * as before: unaligned offsets (legal in safetensors; a typed array needs element alignment), I64
+ * (narrowed to i32), BOOL (checked 0/1), and tensors over 2 GiB (the view limit). `{ mmap: false }` or
  * LLAVA_MMAP=0 reads every tensor.
  *
  * What mapping means for callers:
- * - The mapping lives as long as the file object or any tensor over it (the views hold its ArrayBuffer;
- *   it is unmapped only when the garbage collector finds none of them reachable).
+ * - The mapping lives as long as the file object or any tensor over it (each view's ArrayBuffer holds a
+ *   reference; it is unmapped only when the garbage collector finds none of them reachable).
  * - Writing into a returned tensor changes this process's copy only, never the file. A name read a second
  *   time from the same file is copied from the file, so earlier writes never leak into a later `get`.
  * - A file replaced by rename keeps serving the contents it had at open (through the mapping; the second
@@ -25,7 +26,7 @@
  * WeightSource. Not here: writing (safetensors-writer.ts), folder discovery (checkpoint.ts).
  */
 import type { DType, TypedArray } from '../engine/dtype.js';
-import { fileMapper } from '../engine/file-map.js';
+import { mapFile, type MappedFile } from '../engine/file-map.js';
 import { Tensor } from '../engine/tensor.js';
 import { assertLittleEndianHost, withFile } from './fileio.js';
 import { finishElements, readRawElements, type StoredType } from './elements.js';
@@ -43,17 +44,21 @@ export function mmapWanted(opts: OpenOptions = {}): boolean {
   return opts.mmap ?? process.env.LLAVA_MMAP !== '0';
 }
 
-const VIEW_KINDS: Partial<Record<DType, new (b: ArrayBuffer, o: number, n: number) => TypedArray>> = {
+const VIEW_KINDS: Partial<Record<DType, new (b: ArrayBuffer) => TypedArray>> = {
   f32: Float32Array, f64: Float64Array, f16: Uint16Array, bf16: Uint16Array, i32: Int32Array, u8: Uint8Array,
 };
 
-/** A typed array over `buffer` for stored types whose bytes are exactly their engine storage, else null. */
-function viewOf(type: StoredType, buffer: ArrayBuffer, byteOffset: number, count: number): TypedArray | null {
+/**
+ * A typed array over the mapped bytes [position, position + bytes) for stored types whose bytes are exactly
+ * their engine storage, else null (the caller copies).
+ */
+function viewOf(type: StoredType, file: MappedFile, position: number, bytes: number): TypedArray | null {
   // I64 is narrowed and BOOL checked on read: they go through the copying path.
   if (type.name === 'I64' || type.name === 'BOOL' || type.engine === null) return null;
   const Kind = VIEW_KINDS[type.engine];
-  if (!Kind || count === 0 || byteOffset % type.itemBytes !== 0) return null;
-  return new Kind(buffer, byteOffset, count);
+  // The mapping starts on a page boundary, so a file position aligned to the item size is an aligned address.
+  if (!Kind || bytes === 0 || bytes > file.maxView || position % type.itemBytes !== 0) return null;
+  return new Kind(file.view(position, bytes));
 }
 
 /** One opened .safetensors file. */
@@ -61,7 +66,7 @@ export class SafetensorsFile implements TensorFile {
   readonly path: string;
   readonly header: SafetensorsHeader;
   /** The whole file, mapped at open; null when reading instead. */
-  private readonly mapped: ArrayBuffer | null = null;
+  private readonly mapped: MappedFile | null = null;
   /** Names handed out as views: a second read of one is copied (see the header comment). */
   private readonly viewed = new Set<string>();
 
@@ -69,14 +74,11 @@ export class SafetensorsFile implements TensorFile {
     assertLittleEndianHost('safetensors');
     this.path = path;
     this.header = readSafetensorsHeader(path);
-    const mapper = mmapWanted(opts) ? fileMapper() : null;
-    if (mapper) {
-      const buf = mapper.map(path);
-      if (buf.byteLength !== this.header.fileSize) {
-        throw new Error(`${path}: file size changed from ${this.header.fileSize} to ${buf.byteLength} bytes since it was opened`);
-      }
-      this.mapped = buf;
+    const mapped = mmapWanted(opts) ? mapFile(path) : null;
+    if (mapped && mapped.bytes !== this.header.fileSize) {
+      throw new Error(`${path}: file size changed from ${this.header.fileSize} to ${mapped.bytes} bytes since it was opened`);
     }
+    this.mapped = mapped;
   }
 
   /** Whether tensors are served from a mapping of the file. */
@@ -108,7 +110,7 @@ export class SafetensorsFile implements TensorFile {
     const e = this.entry(name);
     const count = e.end - e.begin === 0 ? 0 : (e.end - e.begin) / e.type.itemBytes;
     const position = this.header.dataStart + e.begin;
-    let data = this.mapped && !this.viewed.has(name) ? viewOf(e.type, this.mapped, position, count) : null;
+    let data = this.mapped && !this.viewed.has(name) ? viewOf(e.type, this.mapped, position, e.end - e.begin) : null;
     if (data) {
       this.viewed.add(name);
     } else {

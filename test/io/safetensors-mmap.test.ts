@@ -3,23 +3,22 @@
  * every dtype of the Python-written fixture, which tensors are views and which are copies (unaligned
  * offsets, I64, BOOL), the opt-outs (`{ mmap: false }`, LLAVA_MMAP=0), copy-on-write protection of the
  * file, a file replaced by rename while mapped, the mapping outliving its source but not its last view,
- * and native kernels running on mapped weights.
+ * native kernels running on mapped weights, and files larger than one ArrayBuffer can cover (> 4 GiB).
  *
- * "Is a view" is observed from the outside: a mapped tensor's storage is a typed array over an ArrayBuffer
- * as long as the whole file, starting at the tensor's byte position in the file.
+ * "Is a view" is asked of the engine (`isFileMapped`, which remembers the buffers the mapper handed out)
+ * and cross-checked from outside: the tensor's bytes equal the file's bytes at its position.
  */
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readFileSync, readSync, renameSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import { activeBackend, fallbackStats, fileMapper, linear, randn, resetFallbackStats, Tensor, to } from '../../src/index.js';
+import { activeBackend, fallbackStats, fileMappingAvailable, isFileMapped, linear, mapFile, randn, resetFallbackStats, Tensor, to } from '../../src/index.js';
 import { openSafetensors, readSafetensorsHeader, SafetensorsFile, writeSafetensors } from '../../src/io/index.js';
 import { craftSafetensors, expected, f32Bytes, FIXTURES, matchesExpected, tempDir, words } from './helpers.js';
 
-const mapper = fileMapper();
-const skip = mapper ? false : 'the native addon (file mapper) is not loaded';
+const skip = fileMappingAvailable() ? false : 'the native addon (file mapper) is not loaded';
 const dir = tempDir();
 let counter = 0;
 function file(bytes: Uint8Array): string {
@@ -34,9 +33,21 @@ const padded = (h: object) => {
   return t.padEnd(t.length + ((8 - ((8 + t.length) % 8)) % 8), ' ');
 };
 
-/** Whether `t` is a view over a mapping of `p` at its file position. */
+/** Whether `t` is a mapped view holding exactly the bytes of `p` at `position`. */
 function isViewOf(t: Tensor, p: string, position: number): boolean {
-  return t.data.buffer.byteLength === statSync(p).size && t.data.byteOffset === position && t.data.byteLength === t.numel * t.data.BYTES_PER_ELEMENT;
+  if (!isFileMapped(t.data.buffer)) return false;
+  const d = t.data;
+  assert.equal(d.byteOffset, 0, 'a view starts its buffer');
+  assert.equal(d.buffer.byteLength, d.byteLength, 'a view covers exactly the tensor');
+  const fileBytes = new Uint8Array(d.byteLength);
+  const fd = openSync(p, 'r');
+  try {
+    assert.equal(readSync(fd, fileBytes, 0, fileBytes.length, position), fileBytes.length);
+  } finally {
+    closeSync(fd);
+  }
+  assert.deepEqual(new Uint8Array(d.buffer, d.byteOffset, d.byteLength), fileBytes, 'view bytes = file bytes');
+  return true;
 }
 
 test('mapped tensors equal copied ones bit for bit for every fixture dtype; aligned plain dtypes are views', { skip }, () => {
@@ -80,8 +91,8 @@ test('unaligned offsets are copied, aligned ones in the same file are views', { 
   const bPos = h.dataStart + 3, cPos = h.dataStart + 11;
   assert.equal(bPos % 4 !== 0, true, 'the crafted F32 really is unaligned');
   assert.equal(cPos % 2 !== 0, true, 'the crafted F16 really is unaligned');
-  assert.equal(b.data.buffer.byteLength, 8, 'unaligned F32 copied into its own buffer');
-  assert.equal(c.data.buffer.byteLength, 2, 'unaligned F16 copied into its own buffer');
+  assert.equal(isFileMapped(b.data.buffer), false, 'unaligned F32 copied');
+  assert.equal(isFileMapped(c.data.buffer), false, 'unaligned F16 copied');
 });
 
 test('{ mmap: false } and LLAVA_MMAP=0 read every tensor into fresh memory', { skip }, () => {
@@ -93,8 +104,7 @@ test('{ mmap: false } and LLAVA_MMAP=0 read every tensor into fresh memory', { s
   try {
     assert.equal(new SafetensorsFile(p).isMapped, false);
     const src = openSafetensors(p);
-    const size = statSync(p).size;
-    for (const k of src.keys()) assert.notEqual(src.get(k).data.buffer.byteLength, size, k);
+    for (const k of src.keys()) assert.equal(isFileMapped(src.get(k).data.buffer), false, k);
     // An explicit option wins over the environment.
     assert.equal(new SafetensorsFile(p, { mmap: true }).isMapped, true);
   } finally {
@@ -176,4 +186,24 @@ test('native linear accepts mapped f16 and f32 weights and matches the copied we
     const want = linear(x, copied.get(name), copied.get('b'));
     assert.deepEqual(words(got), words(want), name);
   }
+});
+
+test('a 6 GiB file maps (no single buffer over it); a tensor past 4 GiB is a view; views are bounded', { skip }, () => {
+  const big = 3 * 2 ** 31; // bytes of F16 [3, 2^30]: past the 2 GiB view limit
+  const header = craftSafetensors(padded({ big: w('F16', [3, 2 ** 30], 0, big), small: w('F32', [2], big, big + 8) }));
+  const p = path.join(dir, 'sparse.safetensors');
+  const fd = openSync(p, 'w');
+  writeSync(fd, header, 0, header.length, 0);
+  writeSync(fd, f32Bytes([0.5, -4]), 0, 8, header.length + big);
+  closeSync(fd);
+  assert.ok(statSync(p).blocks * 512 < 1 << 20, 'the file is sparse on disk');
+  const f = new SafetensorsFile(p);
+  assert.equal(f.isMapped, true);
+  const small = f.read('small');
+  assert.ok(isViewOf(small, p, header.length + big));
+  assert.deepEqual(small.toArray(), [0.5, -4]);
+  // The 6 GiB tensor itself is not read here (copying it would allocate 6 GiB); its path is the copy one:
+  // the mapper refuses views over its limit, checked directly.
+  assert.throws(() => mapFile(p)!.view(0, big), /exceeds/);
+  assert.throws(() => mapFile(p)!.view(statSync(p).size - 4, 8), /not inside the \d+-byte mapping/);
 });

@@ -25,8 +25,15 @@ export const nativeKernels: Partial<Kernels> = {
 export function nativeBackend(): Backend | null {
   const a = loadAddon();
   if (!a) return null;
-  const mapFile = a.mapFile;
-  if (mapFile) setFileMapper({ map: (p) => mapFile.call(a, p) });
+  if (a.mapFile && a.mapView) {
+    setFileMapper({
+      map: (p) => {
+        const m = a.mapFile!(p);
+        // The closure keeps m.handle (and so the mapping) alive as long as the MappedFile is reachable.
+        return { bytes: m.bytes, maxView: m.maxView, view: (off, len) => a.mapView!(m.handle, off, len) };
+      },
+    });
+  }
   const b: Backend = {
     name: 'native',
     kernels: nativeKernels,
