@@ -9,13 +9,13 @@
  * and cross-checked from outside: the tensor's bytes equal the file's bytes at its position.
  */
 import assert from 'node:assert/strict';
-import { closeSync, existsSync, openSync, readFileSync, readSync, renameSync, statSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, copyFileSync, existsSync, mkdirSync, openSync, readFileSync, readSync, renameSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { activeBackend, fallbackStats, fileMappingAvailable, isFileMapped, linear, mapFile, randn, resetFallbackStats, Tensor, to } from '../../src/index.js';
-import { openSafetensors, readSafetensorsHeader, SafetensorsFile, writeSafetensors } from '../../src/io/index.js';
+import { openCheckpoint, openSafetensors, openWeights, readSafetensorsHeader, SafetensorsFile, writeSafetensors } from '../../src/io/index.js';
 import { craftSafetensors, expected, f32Bytes, FIXTURES, matchesExpected, tempDir, words } from './helpers.js';
 
 const skip = fileMappingAvailable() ? false : 'the native addon (file mapper) is not loaded';
@@ -107,10 +107,19 @@ test('{ mmap: false } and LLAVA_MMAP=0 read every tensor into fresh memory', { s
     for (const k of src.keys()) assert.equal(isFileMapped(src.get(k).data.buffer), false, k);
     // An explicit option wins over the environment.
     assert.equal(new SafetensorsFile(p, { mmap: true }).isMapped, true);
+    assert.equal(isFileMapped(openWeights(p, { mmap: true }).get('f32').data.buffer), true);
   } finally {
     if (before === undefined) delete process.env.LLAVA_MMAP;
     else process.env.LLAVA_MMAP = before;
   }
+  // The option travels through openWeights/openCheckpoint.
+  assert.equal(isFileMapped(openWeights(p).get('f32').data.buffer), true);
+  assert.equal(isFileMapped(openWeights(p, { mmap: false }).get('f32').data.buffer), false);
+  const folder = path.join(dir, 'folder');
+  mkdirSync(folder);
+  copyFileSync(p, path.join(folder, 'model.safetensors'));
+  assert.equal(isFileMapped(openCheckpoint(folder).get('f32').data.buffer), true);
+  assert.equal(isFileMapped(openCheckpoint(folder, { mmap: false }).get('f32').data.buffer), false);
 });
 
 test('writes into a mapped tensor never reach the file, nor a later get of the same name', { skip }, () => {
