@@ -13,6 +13,7 @@
 // (std::exception) become JS exceptions.
 #include <napi.h>
 
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <string>
@@ -194,8 +195,13 @@ Napi::Value MapView(const Napi::CallbackInfo& info) {
   // Range checks before any conversion to size_t (a huge or fractional double must not wrap).
   if (!(off >= 0 && len > 0 && len <= static_cast<double>(kMaxView) && off + len <= size &&
         off == static_cast<double>(static_cast<size_t>(off)) && len == static_cast<double>(static_cast<size_t>(len)))) {
-    throw Napi::RangeError::New(env, "mapView: range [" + std::to_string(off) + ", +" + std::to_string(len) + ") is not inside the " +
-                                         std::to_string(s->m.bytes) + "-byte mapping (or exceeds " + std::to_string(kMaxView) + " bytes)");
+    char msg[200];
+    if (len > static_cast<double>(kMaxView)) {
+      std::snprintf(msg, sizeof msg, "mapView: %.17g bytes exceeds the %zu-byte view limit", len, kMaxView);
+    } else {
+      std::snprintf(msg, sizeof msg, "mapView: range of %.17g bytes at %.17g is not inside the %zu-byte mapping", len, off, s->m.bytes);
+    }
+    throw Napi::RangeError::New(env, msg);
   }
   s->refs++;
   uint8_t* p = static_cast<uint8_t*>(s->m.data) + static_cast<size_t>(off);
