@@ -6,7 +6,11 @@
  * - write: planned tensors produced one at a time (GB/s, the writer's peak RSS), beside a peer writing the
  *   same number of bytes from one buffer with fs.writeSync + fsync;
  * - inspect: open + `info` of every tensor (peak RSS: headers only);
- * - read: `get` every tensor and drop it (GB/s and peak RSS ≈ one tensor + runtime);
+ * - read: `get` every tensor with `{ mmap: false }` and drop it (GB/s and peak RSS ≈ one tensor + runtime);
+ * - read mmap: the same with the file mapped (tensors are views: no copy, no fault until touched);
+ * - linear / linear mmap: `get` every tensor and run one `linear` of a single f32 row over each matrix,
+ *   copied vs mapped — load plus the first use that touches every weight page (fault cost included; the
+ *   mapped weights' RSS is their resident file pages);
  * - peer: the same byte ranges read with bare fs.readSync into fresh typed arrays — the bound for `read`
  *   (first-touch page faults of new memory dominate both on machines where faults are expensive);
  * - stream: sequential reads of the whole file into one reused 64 MB buffer (page-cache bandwidth).
@@ -17,7 +21,7 @@ import { closeSync, fsyncSync, mkdtempSync, openSync, readSync, rmSync, writeSyn
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Tensor } from '../src/index.js';
+import { linear, randn, Tensor } from '../src/index.js';
 import { openSafetensors, readSafetensorsHeader, writeSafetensors, type PlannedTensor } from '../src/io/index.js';
 import { median, nowMs, printTable } from './util.js';
 
@@ -55,11 +59,22 @@ function plan(gb: number): PlannedTensor[] {
 function child(mode: string, file: string): void {
   const t0 = nowMs();
   let bytes = 0;
-  if (mode === 'inspect' || mode === 'read') {
-    const src = openSafetensors(file);
+  if (mode === 'inspect' || mode === 'read' || mode === 'read mmap') {
+    const src = openSafetensors(file, { mmap: mode !== 'read' });
     for (const k of src.keys()) {
       if (mode === 'inspect') src.info(k);
       else bytes += src.get(k).data.byteLength;
+    }
+  } else if (mode === 'linear' || mode === 'linear mmap') {
+    const src = openSafetensors(file, { mmap: mode === 'linear mmap' });
+    const rows = new Map<number, Tensor>();
+    for (const k of src.keys()) {
+      const w = src.get(k);
+      bytes += w.data.byteLength;
+      if (w.ndim !== 2) continue;
+      const K = w.shape[1]!;
+      if (!rows.has(K)) rows.set(K, randn([1, K], { seed: K }));
+      linear(rows.get(K)!, w);
     }
   } else if (mode === 'peer') {
     const h = readSafetensorsHeader(file);
@@ -123,7 +138,7 @@ export async function run(args: string[]): Promise<void> {
       write: { gbps: r.totalBytes / writeMs / 1e6, maxRssMB: writeRss },
       writePeer: { gbps: r.totalBytes / peerMs / 1e6 },
     };
-    for (const mode of ['inspect', 'read', 'peer', 'stream']) {
+    for (const mode of ['inspect', 'read', 'read mmap', 'linear', 'linear mmap', 'peer', 'stream']) {
       const runs = Array.from({ length: reps }, () => runChild(mode, file));
       const ms = median(runs.map((x) => x.ms));
       const rss = median(runs.map((x) => x.maxRssMB));

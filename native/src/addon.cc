@@ -6,18 +6,23 @@
 //   setThreads(n) / threads()       pool size
 //   cpu()                           -> { avx2, fma, f16c }
 //   mallocTuned()                   -> whether the malloc retention below is active
+//   mapFile(path, willneed?)        -> { handle, bytes, maxView }: a private mapping of the whole file (mmap.h)
+//   mapView(handle, offset, length) -> ArrayBuffer over a range of it (both absent where files cannot be mapped)
 //
 // Typed arrays are passed by pointer: the kernel reads and writes JS memory directly. Kernel errors
 // (std::exception) become JS exceptions.
 #include <napi.h>
 
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <string>
+#include <unordered_set>
 #if defined(__GLIBC__)
 #include <malloc.h>
 #endif
 
+#include "mmap.h"
 #include "registry.h"
 #include "threadpool.h"
 
@@ -124,6 +129,85 @@ const bool malloc_tuned = TuneMalloc();
 
 Napi::Value MallocTuned(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), malloc_tuned); }
 
+// File mappings. A whole file is mapped once (mapFile) and shared by views: each view is an external
+// ArrayBuffer over a byte range of it, holding a reference; the handle returned by mapFile holds one too.
+// The mapping is unmapped when the handle and every view have been garbage-collected — V8 runs a buffer's
+// finalizer only once no typed array over it is reachable, so a live tensor keeps its pages mapped.
+//
+// Why views rather than one ArrayBuffer over the file: Node's V8 cannot wrap external memory of more than
+// 4 GiB in one ArrayBuffer, and checkpoint shards are commonly 5 GB. Views are capped at kMaxView bytes.
+//
+// Mappings are not reported as external memory: their pages belong to the page cache and are reclaimable,
+// and reporting gigabytes would only make V8 collect more often.
+struct SharedMapping {
+  FileMapping m;
+  size_t refs;
+};
+
+// Live mappings: mapView accepts only a handle found here (an External from elsewhere is rejected).
+// Touched only on the JS thread (calls and finalizers), so no lock.
+std::unordered_set<SharedMapping*>& live_mappings() {
+  static std::unordered_set<SharedMapping*> s;
+  return s;
+}
+
+void release_mapping(SharedMapping* s) {
+  if (--s->refs > 0) return;
+  live_mappings().erase(s);
+  unmap_file(s->m.data, s->m.bytes);
+  delete s;
+}
+
+constexpr size_t kMaxView = size_t{1} << 31;
+
+// mapFile(path, willneed?) -> { handle, bytes, maxView }
+Napi::Value MapFile(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsString()) throw Napi::TypeError::New(env, "mapFile(path: string, willneed?: boolean)");
+  const std::string path = info[0].As<Napi::String>().Utf8Value();
+  const bool willneed = info.Length() > 1 && info[1].ToBoolean().Value();
+  FileMapping m;
+  try {
+    m = map_file(path, willneed);
+  } catch (const std::exception& e) {
+    throw Napi::Error::New(env, e.what());
+  }
+  auto* s = new SharedMapping{m, 1};
+  live_mappings().insert(s);
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("handle", Napi::External<SharedMapping>::New(env, s, [](Napi::Env, SharedMapping* p) { release_mapping(p); }));
+  o.Set("bytes", Napi::Number::New(env, static_cast<double>(m.bytes)));
+  o.Set("maxView", Napi::Number::New(env, static_cast<double>(kMaxView)));
+  return o;
+}
+
+// mapView(handle, byteOffset, byteLength) -> ArrayBuffer over that range of the mapping (bounds-checked).
+Napi::Value MapView(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 3 || !info[0].IsExternal() || !info[1].IsNumber() || !info[2].IsNumber()) {
+    throw Napi::TypeError::New(env, "mapView(handle, byteOffset: number, byteLength: number)");
+  }
+  auto* s = info[0].As<Napi::External<SharedMapping>>().Data();
+  if (live_mappings().count(s) == 0) throw Napi::TypeError::New(env, "mapView: not a mapping from mapFile");
+  const double off = info[1].As<Napi::Number>().DoubleValue();
+  const double len = info[2].As<Napi::Number>().DoubleValue();
+  const double size = static_cast<double>(s->m.bytes);
+  // Range checks before any conversion to size_t (a huge or fractional double must not wrap).
+  if (!(off >= 0 && len > 0 && len <= static_cast<double>(kMaxView) && off + len <= size &&
+        off == static_cast<double>(static_cast<size_t>(off)) && len == static_cast<double>(static_cast<size_t>(len)))) {
+    char msg[200];
+    if (len > static_cast<double>(kMaxView)) {
+      std::snprintf(msg, sizeof msg, "mapView: %.17g bytes exceeds the %zu-byte view limit", len, kMaxView);
+    } else {
+      std::snprintf(msg, sizeof msg, "mapView: range of %.17g bytes at %.17g is not inside the %zu-byte mapping", len, off, s->m.bytes);
+    }
+    throw Napi::RangeError::New(env, msg);
+  }
+  s->refs++;
+  uint8_t* p = static_cast<uint8_t*>(s->m.data) + static_cast<size_t>(off);
+  return Napi::ArrayBuffer::New(env, p, static_cast<size_t>(len), [s](Napi::Env, void*) { release_mapping(s); });
+}
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("kernels", Napi::Function::New(env, Kernels));
   exports.Set("resolve", Napi::Function::New(env, Resolve));
@@ -132,6 +216,10 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("threads", Napi::Function::New(env, Threads));
   exports.Set("cpu", Napi::Function::New(env, Cpu));
   exports.Set("mallocTuned", Napi::Function::New(env, MallocTuned));
+  if (file_mapping_supported()) {
+    exports.Set("mapFile", Napi::Function::New(env, MapFile));
+    exports.Set("mapView", Napi::Function::New(env, MapView));
+  }
   return exports;
 }
 

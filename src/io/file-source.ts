@@ -3,8 +3,8 @@
  * by an index (`model.safetensors.index.json`, `pytorch_model.bin.index.json`: `{"metadata": …,
  * "weight_map": {name: shard file}}`).
  *
- * A source holds only each file's header/index; `get` reads the one tensor asked for, so peak memory is
- * the tensors the caller keeps. The index is checked against the shards: a mapped name missing from its
+ * A source holds only each file's header/index (and, for mapped safetensors, the mapping: address space,
+ * not memory); `get` reads the one tensor asked for, so peak memory is the tensors the caller keeps. The index is checked against the shards: a mapped name missing from its
  * shard, a name in two shards, or a shard path leaving the index's folder is an error naming both files.
  * Names found in a shard but absent from the weight_map are served too (the shards are the data; the
  * index only says where to look).
@@ -23,7 +23,10 @@ export interface TensorFile {
   readonly path: string;
   names(): string[];
   info(name: string): TensorInfo;
-  /** A new contiguous tensor holding the named tensor's data (nothing retained by the file). */
+  /**
+   * A contiguous tensor holding the named tensor's data, not shared with any earlier read: fresh memory,
+   * or (mapped safetensors) a copy-on-write view over the file that only the returned tensor uses.
+   */
   read(name: string): Tensor;
 }
 

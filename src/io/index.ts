@@ -5,7 +5,7 @@
  */
 export * from './source.js';
 export { FileWeightSource, readShardIndex, type TensorFile, type ShardIndex } from './file-source.js';
-export { SafetensorsFile, openSafetensors } from './safetensors.js';
+export { SafetensorsFile, openSafetensors, mmapWanted, type OpenOptions } from './safetensors.js';
 export { readSafetensorsHeader, type SafetensorsHeader, type SafetensorsEntry } from './safetensors-header.js';
 export { writeSafetensors, type PlannedTensor, type TensorsToWrite, type WriteOptions, type WriteResult } from './safetensors-writer.js';
 export { TorchBinFile, openTorchBin } from './torch-bin.js';

@@ -6,7 +6,7 @@
  * (see json.ts); `__metadata__` maps strings to strings; each entry has a known dtype, a shape of
  * non-negative integers and `data_offsets` inside the data section whose length equals numel × item
  * size; the entries cover the data section exactly (no overlap, no gap). Unaligned offsets are legal:
- * readers copy into fresh arrays.
+ * the reader copies those tensors into fresh arrays instead of returning views over a mapping.
  *
  * Not here: reading tensor data (safetensors.ts) and writing (safetensors-writer.ts).
  */

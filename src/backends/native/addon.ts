@@ -22,6 +22,10 @@ export interface NativeAddon {
   cpu(): { avx2: boolean; fma: boolean; f16c: boolean; arch: string };
   /** True when the addon set glibc to keep freed tensor memory for reuse (see addon.cc). */
   mallocTuned(): boolean;
+  /** A copy-on-write mapping of the whole file (see native/src/mmap.h); absent where files cannot be mapped. */
+  mapFile?(path: string, willneed?: boolean): { handle: unknown; bytes: number; maxView: number };
+  /** An ArrayBuffer over a byte range of a mapping (bounds-checked; holds the mapping alive). */
+  mapView?(handle: unknown, byteOffset: number, byteLength: number): ArrayBuffer;
 }
 
 export type IsaLevel = 'naive' | 'scalar' | 'avx2';

@@ -3,6 +3,7 @@
  * a scalar path elsewhere, a thread pool sized by LLAVA_THREADS. Kernels it lacks fall back to `ts`.
  */
 import { registerBackend, type Backend } from '../../engine/backend.js';
+import { setFileMapper } from '../../engine/file-map.js';
 import type { Kernels } from '../../engine/kernels.js';
 import { loadAddon, nativeIsa } from './addon.js';
 import { elementwiseKernels } from './elementwise.js';
@@ -17,10 +18,22 @@ export const nativeKernels: Partial<Kernels> = {
   ...quantKernels,
 };
 
-/** The native backend if the addon loaded (registered as 'native'), else null. */
+/**
+ * The native backend if the addon loaded (registered as 'native'), else null. Also registers the addon's
+ * file mapper for checkpoint readers (engine/file-map.ts).
+ */
 export function nativeBackend(): Backend | null {
   const a = loadAddon();
   if (!a) return null;
+  if (a.mapFile && a.mapView) {
+    setFileMapper({
+      map: (p) => {
+        const m = a.mapFile!(p);
+        // The closure keeps m.handle (and so the mapping) alive as long as the MappedFile is reachable.
+        return { bytes: m.bytes, maxView: m.maxView, view: (off, len) => a.mapView!(m.handle, off, len) };
+      },
+    });
+  }
   const b: Backend = {
     name: 'native',
     kernels: nativeKernels,
