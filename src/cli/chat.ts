@@ -36,9 +36,9 @@ import { decodeImage, type RgbImage } from '../vision/decode.js';
 import { pyStrip } from '../generate/chat-text.js';
 import { LineQueue, MutableOutput } from './chat-input.js';
 import { chatRecord, writeFileAtomic } from './chat-record.js';
-import { DEFAULT_MODEL, samplingFlags } from './run.js';
+import { DEFAULT_MODEL, samplingFlags, type GenerationFlags } from './run.js';
 
-export interface ChatOptions {
+export interface ChatOptions extends GenerationFlags {
   /** Absent: the embedded tiny demo model and its image (unless --image is given). */
   model?: string;
   visionTower?: string;
@@ -47,13 +47,6 @@ export interface ChatOptions {
   system?: string;
   /** Absent: 512 as the reference CLI, or a quarter of the model's context when that is less. */
   maxNewTokens?: string;
-  /** Sampling as `run` (default temperature 0.2; 0 is greedy). */
-  temperature: string;
-  topP?: string;
-  topK?: string;
-  minP?: string;
-  repetitionPenalty?: string;
-  seed?: string;
   kvCache: string;
   pad?: boolean;
   crop?: boolean;

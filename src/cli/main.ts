@@ -15,6 +15,18 @@ function useThreads(o: { threads?: string }): void {
   process.env.LLAVA_THREADS = o.threads;
 }
 
+/** The generation flags `run` and `chat` share (sampling in HF's processor order, defaults as the reference CLI). */
+function withGeneration(cmd: Command): Command {
+  return cmd
+    .option('--temperature <t>', 'sampling temperature (0 = greedy)', '0.2')
+    .option('--top-p <p>', 'nucleus sampling: keep the smallest set of tokens reaching probability p')
+    .option('--top-k <k>', 'keep the k most likely tokens (default 50 when sampling)')
+    .option('--min-p <p>', 'drop tokens below p times the top probability')
+    .option('--repetition-penalty <r>', 'penalize tokens already generated in the reply (HF rule; 1 = off)')
+    .option('--seed <n>', 'seed of the sampling draws (default: random)')
+    .option('--threads <n>', 'native compute threads (default: the machine\'s cores)');
+}
+
 const program = new Command();
 program
   .name('llava')
@@ -72,7 +84,7 @@ program
   .option('--json', 'print one JSON object')
   .action(async (o) => (await import('./inspect.js')).inspect(o));
 
-program
+withGeneration(program
   .command('run')
   .description('answer about images (streamed with --stream); sampling as the reference CLI by default')
   .option('--model <dir>', 'model folder (default: the embedded tiny demo model and its image)')
@@ -83,25 +95,18 @@ program
   .option('--system <text>', 'system prompt for --prompt (default: the template\'s)')
   .option('--input-ids <ids>', 'prompt token ids, comma-separated (-200 or the image token marks the image)')
   .option('--max-new-tokens <n>', 'most tokens to generate (bounded by the context)', '512')
-  .option('--temperature <t>', 'sampling temperature (0 = greedy)', '0.2')
-  .option('--top-p <p>', 'nucleus sampling: keep the smallest set of tokens reaching probability p')
-  .option('--top-k <k>', 'keep the k most likely tokens (default 50 when sampling)')
-  .option('--min-p <p>', 'drop tokens below p times the top probability')
-  .option('--repetition-penalty <r>', 'penalize tokens already generated (HF rule; 1 = off)')
-  .option('--seed <n>', 'seed of the sampling draws (default: random)')
   .option('--stream', 'print the reply as it is generated')
-  .option('--threads <n>', 'native compute threads (default: the machine\'s cores)')
   .option('--json', 'print {"input_ids","output_ids","text"} on one line')
   .option('--dump <file>', 'write prefill tensors (f32) to a safetensors file (greedy decoding)')
   .option('--kv-cache <dtype>', 'KV cache storage: f32 or f16', 'f32')
   .option('--pad', 'pad the image to a square first (LLaVA-1.5)')
-  .option('--crop', 'plain CLIP resize and center crop')
+  .option('--crop', 'plain CLIP resize and center crop'))
   .action(async (o) => {
     useThreads(o);
     return (await import('./run.js')).run(o);
   });
 
-program
+withGeneration(program
   .command('chat')
   .description('chat about an image: streamed replies, multi-turn history, /image PATH, /reset, /save FILE, /exit')
   .option('--model <dir>', 'model folder (default: the embedded tiny demo model and its image)')
@@ -110,16 +115,9 @@ program
   .option('--template <name>', 'chat template (default: chosen for the model)')
   .option('--system <text>', 'replace the template\'s system prompt')
   .option('--max-new-tokens <n>', 'most tokens per reply (default 512, or a quarter of the model\'s context if less)')
-  .option('--temperature <t>', 'sampling temperature (0 = greedy)', '0.2')
-  .option('--top-p <p>', 'nucleus sampling: keep the smallest set of tokens reaching probability p')
-  .option('--top-k <k>', 'keep the k most likely tokens (default 50 when sampling)')
-  .option('--min-p <p>', 'drop tokens below p times the top probability')
-  .option('--repetition-penalty <r>', 'penalize tokens already generated in the reply (HF rule; 1 = off)')
-  .option('--seed <n>', 'seed of the sampling draws (default: random)')
-  .option('--threads <n>', 'native compute threads (default: the machine\'s cores)')
   .option('--kv-cache <dtype>', 'KV cache storage: f32 or f16', 'f32')
   .option('--pad', 'pad the image to a square first (LLaVA-1.5)')
-  .option('--crop', 'plain CLIP resize and center crop')
+  .option('--crop', 'plain CLIP resize and center crop'))
   .action(async (o) => {
     useThreads(o);
     return (await import('./chat.js')).chat(o);

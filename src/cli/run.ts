@@ -28,7 +28,17 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promptIds, replyText } from './run-text.js';
 
-export interface RunOptions {
+/** The flags run and chat share (main.ts withGeneration), as commander gives them. */
+export interface GenerationFlags {
+  temperature: string;
+  topP?: string;
+  topK?: string;
+  minP?: string;
+  repetitionPenalty?: string;
+  seed?: string;
+}
+
+export interface RunOptions extends GenerationFlags {
   /** Absent: the embedded tiny demo model (assets/), and its image when --image is absent too. */
   model?: string;
   visionTower?: string;
@@ -39,12 +49,6 @@ export interface RunOptions {
   system?: string;
   inputIds?: string;
   maxNewTokens: string;
-  temperature: string;
-  topP?: string;
-  topK?: string;
-  minP?: string;
-  repetitionPenalty?: string;
-  seed?: string;
   stream?: boolean;
   json?: boolean;
   dump?: string;
@@ -83,7 +87,7 @@ function num(flag: string, v: string | undefined, integer = false): number | und
 }
 
 /** The sampling flags shared by `run` and `chat`, as numbers (a flag that is not a number is an error naming it). */
-export function samplingFlags(o: Pick<RunOptions, 'temperature' | 'topP' | 'topK' | 'minP' | 'repetitionPenalty' | 'seed'>) {
+export function samplingFlags(o: GenerationFlags) {
   const sampling = {
     temperature: num('--temperature', o.temperature)!,
     topP: num('--top-p', o.topP),
