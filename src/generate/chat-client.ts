@@ -66,7 +66,7 @@ export class ChatSession {
 
   /** Streams the reply to `text`; see the file header for the options. */
   async *send(text: string, options: Omit<SendOptions, 'nextToken'> = {}): AsyncGenerator<ChatPiece, void, undefined> {
-    const { signal, ...opts } = options;
+    const { signal, onPrefillProgress, ...opts } = options;
     validateSampling(opts);
     let release!: () => void;
     const previous = this.chain;
@@ -78,6 +78,7 @@ export class ChatSession {
       if (failure) throw failure;
       for await (const m of replies(this.model, (id, abort) => ({ type: 'chat', id, session: this.session, op: { kind: 'send', text, options: opts }, abort }), signal)) {
         if (m.type === 'piece') yield m.piece;
+        else if (m.type === 'progress') onPrefillProgress?.(m.progress);
         else this.observe(m);
       }
     } finally {

@@ -3,7 +3,7 @@
  * handle number, each with its conversation and KV cache, and runs the handle's operations on it in order.
  * A reply's pieces and any context-overflow notice are posted as they come; every operation ends with
  * `chat-done` (the session's history and last-turn statistics, so the handle can answer synchronously) or
- * `error`. The abort flag of a send is read before every token choice and turned into the session's own
+ * `error`. The abort flag of a send is read after every prefill layer and before every token choice and turned into the session's own
  * AbortSignal, so an interrupted reply ends exactly as an in-thread abort does.
  *
  * Not here: the session logic (chat.ts), the handle (chat-client.ts).
@@ -11,6 +11,7 @@
 import type { LoadedLlava } from '../models/llava/load.js';
 import { ChatSession, greedyNextToken, samplingNextToken, type NextToken } from './chat.js';
 import { chatModelFrom, type ChatModel } from './chat-model.js';
+import type { PrefillProgress } from './options.js';
 import type { ChatOp, FromWorker } from './protocol.js';
 
 const sessions = new Map<number, ChatSession>();
@@ -48,7 +49,11 @@ export async function serveChat(loaded: LoadedLlava, id: number, session: number
       };
       current.set(session, id);
       try {
-        for await (const piece of s.send(op.text, { ...op.options, signal: controller.signal, nextToken })) {
+        const onPrefillProgress = (progress: PrefillProgress) => {
+          post({ type: 'progress', id, progress });
+          if (Atomics.load(flag, 0) !== 0) controller.abort(); // checked by the session after every layer
+        };
+        for await (const piece of s.send(op.text, { ...op.options, signal: controller.signal, nextToken, onPrefillProgress })) {
           post({ type: 'piece', id, piece });
           if (Atomics.load(flag, 0) !== 0) controller.abort();
         }

@@ -34,7 +34,7 @@ import { commonPrefix, fitConversation, positionKeys, renderPrompt, type ChatPro
 import { pyStrip, ReplyText } from './chat-text.js';
 import { templateStops } from './prompt.js';
 import { lastRow } from './core.js';
-import { DEFAULTS } from './options.js';
+import { DEFAULTS, type PrefillProgress } from './options.js';
 import { Rng, sampleToken, validateSampling, type SamplingOptions } from './sampling.js';
 
 export { loadChatModel, type ChatModel, type ImageInput, type LoadChatModelOptions } from './chat-model.js';
@@ -95,6 +95,8 @@ export interface SendOptions extends SamplingOptions {
   signal?: AbortSignal;
   /** Replaces the token choice (greedy, or sampling when sampling options are given). */
   nextToken?: NextToken;
+  /** Called after every decoder layer of the prefill (the image was encoded by setImage). */
+  onPrefillProgress?: (p: PrefillProgress) => void;
 }
 
 export interface ChatPiece {
@@ -134,6 +136,9 @@ interface Turn {
   decodeStart: number;
   done: boolean;
 }
+
+/** Thrown from the prefill's layer callback when the signal was aborted; caught by send. */
+const PREFILL_ABORTED = new Error('chat prefill aborted');
 
 const nextMacrotask = () => new Promise<void>((resolve) => setImmediate(resolve));
 
@@ -246,7 +251,20 @@ export class ChatSession {
     const eos = new Set(this.model.eosTokenIds);
     const vocab = this.model.model.config.text.vocabSize;
     try {
-      let logits = this.prefill(turn, fit.prompt, features);
+      // An abort during the prefill ends the turn before its first token (no trace; the cache keeps the
+      // reused prefix: it advances only after a complete forward).
+      const onLayer = (layer: number, layers: number) => {
+        opts.onPrefillProgress?.({ stage: 'language', layer, layers, fraction: layer / layers });
+        if (opts.signal?.aborted) throw PREFILL_ABORTED;
+      };
+      let logits: Tensor;
+      try {
+        logits = this.prefill(turn, fit.prompt, features, onLayer);
+      } catch (e) {
+        if (e !== PREFILL_ABORTED) throw e;
+        turn.stopReason = 'abort';
+        return;
+      }
       turn.decodeStart = performance.now();
       for (;;) {
         if (opts.signal?.aborted) {
@@ -293,7 +311,7 @@ export class ChatSession {
   }
 
   /** Truncate the cache to what `prompt` shares with it, run the decoder over the rest: last logits. */
-  private prefill(turn: Turn, prompt: ChatPrompt, features: Tensor | null): Tensor {
+  private prefill(turn: Turn, prompt: ChatPrompt, features: Tensor | null, onLayer?: (layer: number, layers: number) => void): Tensor {
     const t0 = performance.now();
     const m = this.model.model;
     const keys = positionKeys(prompt.ids, this.imageKeys, m.config.featuresPerImage);
@@ -310,7 +328,7 @@ export class ChatSession {
     const logits = noGrad(() => {
       const embeds = m.inputsEmbeds(prompt.ids, features); // (1, L, D): a lookup, cheap next to the decoder
       const rest = narrow(embeds, 1, reuse, keys.length - reuse);
-      return m.languageModel.forward(rest, { cache, logits: 'last' }).logits!;
+      return m.languageModel.forward(rest, { cache, logits: 'last', onLayer }).logits!;
     });
     this.cachedKeys = keys;
     turn.stats.reusedPositions = reuse;

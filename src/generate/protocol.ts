@@ -33,7 +33,7 @@ export interface ModelInfo {
 /** Chat-session operations; the worker keeps each session (and its KV cache) under the handle's number. */
 export type ChatOp =
   | { kind: 'open'; options: Omit<ChatSessionOptions, 'onNotice'> }
-  | { kind: 'send'; text: string; options: Omit<SendOptions, 'signal' | 'nextToken'> }
+  | { kind: 'send'; text: string; options: Omit<SendOptions, 'signal' | 'nextToken' | 'onPrefillProgress'> }
   | { kind: 'set-image'; image: ImageInput | ImageInput[] | null }
   | { kind: 'reset' }
   | { kind: 'close' };

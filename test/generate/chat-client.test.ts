@@ -74,3 +74,27 @@ test('sampling options: the same seed reproduces a reply through the worker', as
   assert.deepEqual(await run(3), a);
   assert.notDeepEqual(await run(4), a);
 });
+
+test('prefill progress reaches the caller once per decoder layer', async () => {
+  const layers: number[] = [];
+  await ids(new ChatSession(model, { image: IMAGE }).send('Hi', { maxNewTokens: 1, onPrefillProgress: (p) => layers.push(p.layer) }));
+  assert.deepEqual(layers, [1, 2]); // the tiny model's two decoder layers
+});
+
+test('in-thread: an abort during the prefill leaves no trace and a consistent cache', async () => {
+  // In-thread, so that the abort lands between two layers deterministically.
+  const chat = new LocalChatSession(local, { image: IMAGE });
+  assert.ok((await ids(chat.send('What is in this image?', { maxNewTokens: 3 }))).length > 0);
+  const controller = new AbortController();
+  const seen: number[] = [];
+  const got = await ids(chat.send('Tell me more.', {
+    maxNewTokens: 5, signal: controller.signal,
+    onPrefillProgress: (p) => { seen.push(p.layer); if (p.layer === 1) controller.abort(); },
+  }));
+  assert.deepEqual(got, []);
+  assert.deepEqual(seen, [1]);
+  assert.equal(chat.history.length, 2); // the aborted turn left nothing
+  const next = await ids(chat.send('Tell me more.', { maxNewTokens: 5 }));
+  const fresh = new LocalChatSession(local, { image: IMAGE, history: chat.history.slice(0, 2) });
+  assert.deepEqual(await ids(fresh.send('Tell me more.', { maxNewTokens: 5 })), next);
+});
