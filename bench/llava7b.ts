@@ -4,11 +4,12 @@
  * RSS of `llava inspect` (headers only) and of a one-token `llava run` (prefill of 11 text ids + 576 image
  * positions, then one decoded token) with /usr/bin/time, and the run's wall time.
  *
- * `npm run bench -- llava7b --dir /tmp/llava7b [--keep]`. Not a speed comparison (no peer); random weights
+ * `npm run bench -- llava7b [--dir DIR] [--keep]` (default DIR: llava7b in the OS temp folder). Not a speed comparison (no peer); random weights
  * make the answer meaningless, only memory and time are reported.
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Rng, f32ToF16Bits, Tensor } from '../src/index.js';
@@ -101,7 +102,7 @@ function measured(args: string[]): { rssMiB: number; seconds: number; stdout: st
 
 export async function run(args: string[]): Promise<void> {
   const at = args.indexOf('--dir');
-  const dir = at >= 0 ? args[at + 1]! : '/tmp/llava7b';
+  const dir = at >= 0 ? args[at + 1]! : path.join(os.tmpdir(), 'llava7b');
   if (!existsSync(path.join(dir, 'model.safetensors.index.json'))) {
     const t0 = performance.now();
     await writeCheckpoint(dir);
