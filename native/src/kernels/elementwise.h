@@ -7,11 +7,18 @@
 
 namespace llava {
 
-enum UnaryCode : int {
-  U_NEG, U_ABS, U_SIGN, U_EXP, U_LOG, U_SQRT, U_RSQRT, U_SQUARE, U_RECIPROCAL, U_SIN, U_COS, U_TANH, U_SIGMOID,
-  U_RELU, U_GELU, U_GELU_TANH, U_QUICK_GELU, U_SILU, U_ERF, U_COUNT
-};
-enum BinaryCode : int { B_ADD, B_SUB, B_MUL, B_DIV, B_POW, B_MAX, B_MIN, B_COUNT };
+// The ops in code order, once: the enums below and both units' row-function tables expand these lists.
+#define LLAVA_UNARY_OPS(X)                                                                                     \
+  X(U_NEG) X(U_ABS) X(U_SIGN) X(U_EXP) X(U_LOG) X(U_SQRT) X(U_RSQRT) X(U_SQUARE) X(U_RECIPROCAL) X(U_SIN)    \
+  X(U_COS) X(U_TANH) X(U_SIGMOID) X(U_RELU) X(U_GELU) X(U_GELU_TANH) X(U_QUICK_GELU) X(U_SILU) X(U_ERF)
+#define LLAVA_BINARY_OPS(X) X(B_ADD) X(B_SUB) X(B_MUL) X(B_DIV) X(B_POW) X(B_MAX) X(B_MIN)
+#define LLAVA_ENUM_ITEM(name) name,
+// Table entries: unary_row<OP> / binary_row<OP> of the unit that expands them.
+#define LLAVA_UNARY_ROW(name) unary_row<name>,
+#define LLAVA_BINARY_ROW(name) binary_row<name>,
+
+enum UnaryCode : int { LLAVA_UNARY_OPS(LLAVA_ENUM_ITEM) U_COUNT };
+enum BinaryCode : int { LLAVA_BINARY_OPS(LLAVA_ENUM_ITEM) B_COUNT };
 
 // Elements per thread below which a call stays on one thread: cheap ops are memory-bound, transcendental
 // ones cost tens of cycles per element.

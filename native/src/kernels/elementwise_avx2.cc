@@ -124,17 +124,12 @@ void binary_row(const void* ctx, int64_t n, uint8_t* const* p, const int64_t* st
 }
 
 RowFn unary_select(int op) {
-  static const RowFn t[U_COUNT] = {
-      unary_row<U_NEG>, unary_row<U_ABS>, unary_row<U_SIGN>, unary_row<U_EXP>, unary_row<U_LOG>,
-      unary_row<U_SQRT>, unary_row<U_RSQRT>, unary_row<U_SQUARE>, unary_row<U_RECIPROCAL>, unary_row<U_SIN>,
-      unary_row<U_COS>, unary_row<U_TANH>, unary_row<U_SIGMOID>, unary_row<U_RELU>, unary_row<U_GELU>,
-      unary_row<U_GELU_TANH>, unary_row<U_QUICK_GELU>, unary_row<U_SILU>, unary_row<U_ERF>};
+  static const RowFn t[U_COUNT] = {LLAVA_UNARY_OPS(LLAVA_UNARY_ROW)};
   return t[op];
 }
 
 RowFn binary_select(int op) {
-  static const RowFn t[B_COUNT] = {binary_row<B_ADD>, binary_row<B_SUB>, binary_row<B_MUL>, binary_row<B_DIV>,
-                                   binary_row<B_POW>, binary_row<B_MAX>, binary_row<B_MIN>};
+  static const RowFn t[B_COUNT] = {LLAVA_BINARY_OPS(LLAVA_BINARY_ROW)};
   return t[op];
 }
 

@@ -190,16 +190,6 @@ double sum_row_scalar(const float* x, int64_t n, int64_t st) {
   return (s0 + s1) + (s2 + s3);
 }
 
-float ext_row_scalar(const float* x, int64_t n, int64_t st, bool is_max, int64_t* arg) {
-  float cur = x[0];
-  int64_t at = 0;
-  for (int64_t i = 1; i < n; i++) {
-    const float v = x[i * st];
-    if (better(v, cur, is_max)) { cur = v; at = i; }
-  }
-  *arg = at;
-  return cur;
-}
 
 void sum_cols_scalar(double* acc, const float* x, int64_t n) {
   for (int64_t j = 0; j < n; j++) acc[j] += x[j];
@@ -213,6 +203,22 @@ void ext_cols_scalar(float* acc, int32_t* arg, const float* x, int64_t n, bool i
     }
   }
 }
+
+}  // namespace
+
+// Shared with the AVX2 unit for strided or short rows.
+float ext_row_scalar(const float* x, int64_t n, int64_t st, bool is_max, int64_t* arg) {
+  float cur = x[0];
+  int64_t at = 0;
+  for (int64_t i = 1; i < n; i++) {
+    const float v = x[i * st];
+    if (better(v, cur, is_max)) { cur = v; at = i; }
+  }
+  *arg = at;
+  return cur;
+}
+
+namespace {
 
 const ReduceLoops kScalarLoops = {sum_row_scalar, ext_row_scalar, sum_cols_scalar, ext_cols_scalar};
 

@@ -27,4 +27,7 @@ struct ReduceLoops {
 // with x's rank and reduced dims of size 1.
 void reduce_with(const Args& a, const ReduceLoops& loops);
 
+// The scalar ext_row (reduce.cc), which the AVX2 variant also runs for strided or short rows.
+float ext_row_scalar(const float* x, int64_t n, int64_t st, bool is_max, int64_t* arg);
+
 }  // namespace llava

@@ -38,16 +38,7 @@ double sum_row(const float* x, int64_t n, int64_t st) {
 }
 
 float ext_row(const float* x, int64_t n, int64_t st, bool is_max, int64_t* arg) {
-  if (st != 1 || n < 16) {
-    float cur = x[0];
-    int64_t at = 0;
-    for (int64_t i = 1; i < n; i++) {
-      const float v = x[i * st];
-      if (better(v, cur, is_max)) { cur = v; at = i; }
-    }
-    *arg = at;
-    return cur;
-  }
+  if (st != 1 || n < 16) return ext_row_scalar(x, n, st, is_max, arg);
   // Pass 1: the extreme value, noting any NaN; pass 2: the first index holding it.
   __m256 m = _mm256_loadu_ps(x);
   __m256 nan = _mm256_cmp_ps(m, m, _CMP_UNORD_Q);
