@@ -164,3 +164,15 @@ export function metaStrings(meta: GgufMetadata, key: string, where: string): str
   if (v?.type === 'array' && v.itemType === 'string') return v.value as string[];
   throw new Error(`${where}: metadata key "${key}" must be an array of strings, but it is ${describe(v)}`);
 }
+
+/**
+ * The shortest decimal that rounds to the f32 `x` (1e-5 for the f32 nearest 1e-5): configs are written in
+ * decimal, and GGUF keeps their values as f32, so this recovers the value the model was defined with.
+ */
+export function shortestF32(x: number): number {
+  for (let p = 1; p <= 9; p++) {
+    const y = Number(x.toPrecision(p));
+    if (Math.fround(y) === x) return y;
+  }
+  return x;
+}

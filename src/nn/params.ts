@@ -6,7 +6,7 @@
  *
  * Not here: which names a model asks for (model files), file formats (src/io).
  */
-import { isHalf } from '../engine/dtype.js';
+import { isHalf, isQuant } from '../engine/dtype.js';
 import { to } from '../engine/ops/view.js';
 import type { Tensor } from '../engine/tensor.js';
 
@@ -15,12 +15,12 @@ export interface TensorSource {
   get(name: string, shape?: readonly number[]): Tensor;
 }
 
-/** A matrix read by linear/embedding/conv2d: f32, f16 or bf16 as stored (f64 is narrowed to f32). */
+/** A matrix read by linear/embedding/conv2d: f32, f16, bf16, q8_0 or q4_0 as stored (f64 is narrowed to f32). */
 export function matrix(src: TensorSource, name: string, shape: readonly number[]): Tensor {
   const t = src.get(name, shape);
-  if (t.dtype === 'f32' || isHalf(t.dtype)) return t;
+  if (t.dtype === 'f32' || isHalf(t.dtype) || isQuant(t.dtype)) return t;
   if (t.dtype === 'f64') return to(t, 'f32');
-  throw new Error(`tensor "${name}" has dtype ${t.dtype}; weights must be f32, f16, bf16 or f64`);
+  throw new Error(`tensor "${name}" has dtype ${t.dtype}; weights must be f32, f16, bf16, q8_0, q4_0 or f64`);
 }
 
 /** A parameter combined elementwise with f32 activations: converted to f32. */

@@ -11,11 +11,14 @@ import path from 'node:path';
 import { openCheckpoint } from '../../io/checkpoint.js';
 import type { WeightSource } from '../../io/source.js';
 import { assembleLlava, resolveLlava, type AssembledLlava, type LlavaParts, type ResolvedLlava, type TowerParts } from './assemble.js';
+import { ggufLlavaParts, ggufModelFiles } from './gguf-load.js';
 import { findVisionTower } from './tower.js';
 
 export interface LoadOptions {
   /** `--vision-tower DIR`: the CLIP folder of an original-layout checkpoint. */
   visionTower?: string;
+  /** `--mmproj FILE`: the vision GGUF of a text GGUF model (or replacing a quantize folder's). */
+  mmproj?: string;
   /** Environment for the HF cache lookup (default process.env). */
   env?: NodeJS.ProcessEnv;
 }
@@ -50,6 +53,12 @@ export function readJsonObject(file: string): Record<string, unknown> {
 }
 
 function folderParts(dir: string, opts: LoadOptions): { parts: LlavaParts; towerDir: () => string | null; generation: Record<string, unknown> | null } {
+  // A text GGUF + mmproj GGUF (two files, or a `llava quantize` folder): config and weights from the files.
+  const gguf = ggufModelFiles(dir, opts.mmproj);
+  if (gguf) {
+    const g = ggufLlavaParts(gguf);
+    return { parts: g.parts, towerDir: () => null, generation: g.eosTokenIds ? { eos_token_id: g.eosTokenIds } : null };
+  }
   if (!existsSync(dir)) throw new Error(`model folder ${dir} does not exist`);
   const configFile = path.join(dir, 'config.json');
   const configJson = readJsonObject(configFile);
