@@ -22,7 +22,7 @@ import { loadLlava } from '../models/llava/load.js';
 import { generateTokens, requestIds } from '../generate/core.js';
 import { preprocessImages } from '../generate/images.js';
 import { hasTokenizer } from '../generate/prompt.js';
-import { preprocessOptionsFromModel } from '../vision/config.js';
+import { modelPreprocessing } from '../generate/model-assets.js';
 import { debug, infoOnce } from '../util/log.js';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -42,6 +42,8 @@ export interface RunOptions extends GenerationFlags {
   /** Absent: the embedded tiny demo model (assets/), and its image when --image is absent too. */
   model?: string;
   visionTower?: string;
+  /** The mmproj GGUF of a text `.gguf` --model. */
+  mmproj?: string;
   /** Repeatable: images in prompt order. */
   image: string[];
   prompt?: string;
@@ -120,11 +122,11 @@ export async function run(opts: RunOptions): Promise<void> {
   const plainGreedy = sampling.temperature === 0 && sampling.repetitionPenalty === undefined;
 
   const t0 = performance.now();
-  const loaded = loadLlava(o.model, { visionTower: o.visionTower });
+  const loaded = loadLlava(o.model, { visionTower: o.visionTower, mmproj: o.mmproj });
   const loadMs = performance.now() - t0;
   let pixelValues: Tensor | null = null;
   if (o.image.length > 0) {
-    const prep = preprocessOptionsFromModel(o.model, { visionTower: loaded.towerDir ?? undefined, mode: o.pad ? 'pad' : o.crop ? 'crop' : undefined });
+    const prep = modelPreprocessing(loaded, o.pad ? 'pad' : o.crop ? 'crop' : undefined);
     pixelValues = await preprocessImages(o.image, prep.options, loaded.config.vision); // (M, C, S, S)
   }
 

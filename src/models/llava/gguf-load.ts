@@ -35,6 +35,8 @@ export interface GgufFolderConfig {
   mmproj: string;
   type: string;
   mmproj_type: string;
+  /** The source folder's name: chat-template selection by model name uses it (LLaVA's rule). */
+  name?: string;
   vision_feature_select_strategy?: string;
   projector_hidden_act?: string;
   image_token_index?: number;
@@ -198,9 +200,39 @@ export function ggufLlavaParts(files: GgufModelFiles, opts: OpenOptions = {}): G
 }
 
 /** The tokenizer stored in the text GGUF (null when it has none); `legacy` from the folder config. */
-export function ggufTokenizer(files: GgufModelFiles): LlamaTokenizer | null {
+export function ggufTokenizer(files: Pick<GgufModelFiles, 'text' | 'config'>): LlamaTokenizer | null {
   const src = openGguf(files.text, { mmap: false });
   const data = tokenizerDataFromGguf(src.metadata, files.text);
   if (!data) return null;
   return tokenizerFromGguf(data, { legacy: files.config?.legacy }, files.text);
+}
+
+/**
+ * The text GGUF of a model path (a `.gguf` file, or a quantize folder) and the folder config, without
+ * requiring the mmproj file (the tokenizer lives in the text file); null for other paths.
+ */
+export function ggufTextFile(p: string): Pick<GgufModelFiles, 'text' | 'config'> | null {
+  if (p.endsWith('.gguf')) return existsSync(p) ? { text: p, config: null } : null;
+  if (existsSync(path.join(p, GGUF_CONFIG_FILE)) && statSync(p).isDirectory()) {
+    const config = readFolderConfig(p);
+    return { text: path.join(p, config.model), config };
+  }
+  return null;
+}
+
+/** The model name a GGUF model path stands for (the source folder's, else `general.name`, else the file's), or null for other paths. */
+export function ggufModelName(p: string): string | null {
+  const files = ggufTextFile(p);
+  if (!files) return null;
+  if (files.config?.name) return files.config.name;
+  const name = openGguf(files.text, { mmap: false }).metadata.get('general.name');
+  return name?.type === 'string' && name.value !== '' ? name.value : path.basename(files.text, '.gguf');
+}
+
+/** Image size and normalization constants of an mmproj file (header only). */
+export function mmprojImageSettings(mmproj: string): { imageSize: number; mean: number[]; std: number[] } {
+  const src = openGguf(mmproj, { mmap: false });
+  const numChannels = src.has('v.patch_embd.weight') ? src.info('v.patch_embd.weight').shape[1]! : 3;
+  const v = mmprojConfigFromGguf(src.metadata, mmproj, numChannels);
+  return { imageSize: v.visionConfig.image_size as number, mean: v.mean, std: v.std };
 }

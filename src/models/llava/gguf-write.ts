@@ -109,6 +109,7 @@ export async function writeLlavaGguf(req: LlavaGgufRequest): Promise<LlavaGgufRe
     mmproj: path.basename(mmFile),
     type: req.scheme,
     mmproj_type: req.mmprojScheme,
+    name: req.name,
     vision_feature_select_strategy: cfg.selectStrategy,
     projector_hidden_act: cfg.projector.act,
     ...(cfg.placeholderIds.length > 1 ? { image_token_index: cfg.placeholderIds[1]! } : {}),

@@ -2,7 +2,8 @@
  * Loading a LLaVA model folder: config.json (+ generation_config.json), the checkpoint files (whatever
  * src/io finds there: safetensors or torch .bin, single or sharded), and for original-layout checkpoints
  * without CLIP weights the tower folder found by tower.ts. `describeLlava` does the same resolution from
- * headers only (for `llava inspect`): no tensor data is read.
+ * headers only (for `llava inspect`): no tensor data is read. A `.gguf` text file with `mmproj`, or a folder
+ * written by `llava quantize`, is loaded from its two GGUF files (gguf-load.ts).
  *
  * Not here: the strict assembly rules (assemble.ts), preprocessing and tokenizer files (their modules).
  */
@@ -25,6 +26,8 @@ export interface LoadOptions {
 
 export interface FolderInfo {
   dir: string;
+  /** The mmproj GGUF of a GGUF model (its image size and normalization apply), else null. */
+  mmproj: string | null;
   /** The CLIP tower folder used (original layout), or null. */
   towerDir: string | null;
   /** EOS ids: generation_config.json's, else the text config's. */
@@ -52,12 +55,19 @@ export function readJsonObject(file: string): Record<string, unknown> {
   return v as Record<string, unknown>;
 }
 
-function folderParts(dir: string, opts: LoadOptions): { parts: LlavaParts; towerDir: () => string | null; generation: Record<string, unknown> | null } {
+interface Parts {
+  parts: LlavaParts;
+  towerDir: () => string | null;
+  generation: Record<string, unknown> | null;
+  mmproj: string | null;
+}
+
+function folderParts(dir: string, opts: LoadOptions): Parts {
   // A text GGUF + mmproj GGUF (two files, or a `llava quantize` folder): config and weights from the files.
   const gguf = ggufModelFiles(dir, opts.mmproj);
   if (gguf) {
     const g = ggufLlavaParts(gguf);
-    return { parts: g.parts, towerDir: () => null, generation: g.eosTokenIds ? { eos_token_id: g.eosTokenIds } : null };
+    return { parts: g.parts, towerDir: () => null, generation: g.eosTokenIds ? { eos_token_id: g.eosTokenIds } : null, mmproj: gguf.mmproj };
   }
   if (!existsSync(dir)) throw new Error(`model folder ${dir} does not exist`);
   const configFile = path.join(dir, 'config.json');
@@ -85,6 +95,7 @@ function folderParts(dir: string, opts: LoadOptions): { parts: LlavaParts; tower
     parts: { configJson, configWhere: configFile, weights, weightsWhere: dir, tower },
     towerDir: () => towerDir,
     generation: existsSync(genFile) ? readJsonObject(genFile) : null,
+    mmproj: null,
   };
 }
 
@@ -97,14 +108,14 @@ function eosIds(generation: Record<string, unknown> | null, fallback: number[]):
 
 /** Load and assemble the model in `dir` (weights read; strict checks applied). */
 export function loadLlava(dir: string, opts: LoadOptions = {}): LoadedLlava {
-  const { parts, towerDir, generation } = folderParts(dir, opts);
+  const { parts, towerDir, generation, mmproj } = folderParts(dir, opts);
   const a = assembleLlava(parts);
-  return { ...a, dir, towerDir: towerDir(), eosTokenIds: eosIds(generation, a.config.text.eosTokenIds) };
+  return { ...a, dir, mmproj, towerDir: towerDir(), eosTokenIds: eosIds(generation, a.config.text.eosTokenIds) };
 }
 
 /** Resolve the folder from headers only (for inspection). */
 export function describeLlava(dir: string, opts: LoadOptions = {}): DescribedLlava {
-  const { parts, towerDir, generation } = folderParts(dir, opts);
+  const { parts, towerDir, generation, mmproj } = folderParts(dir, opts);
   const r = resolveLlava(parts);
-  return { ...r, dir, towerDir: towerDir(), eosTokenIds: eosIds(generation, r.config.text.eosTokenIds), weights: parts.weights };
+  return { ...r, dir, mmproj, towerDir: towerDir(), eosTokenIds: eosIds(generation, r.config.text.eosTokenIds), weights: parts.weights };
 }
