@@ -3,17 +3,18 @@
  * correctly and is exactly what the writer produces for the same content; metadata of every value type
  * round-trips; every tensor type round-trips bit for bit, mapped and read; a table of corruptions each fails
  * with an error naming the field and the byte offset; every truncation of a valid file fails cleanly; a
- * failed write leaves nothing behind.
+ * failed write leaves nothing behind; a file written by llama.cpp's Python writer (fixtures/io/make_gguf.py)
+ * reads back with the values it was given.
  */
 import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
 import '../../src/backends/index.js';
-import { contiguous, quantize, tensor, transpose } from '../../src/engine/ops/index.js';
+import { contiguous, quantize, tensor, to, transpose } from '../../src/engine/ops/index.js';
 import { Tensor } from '../../src/engine/tensor.js';
 import { GgufFile, openGguf, writeGguf, type GgufMetadata, type GgufTensorPlan, type GgufValue } from '../../src/io/index.js';
-import { tempDir } from './helpers.js';
+import { FIXTURES, tempDir } from './helpers.js';
 
 const dir = tempDir();
 let counter = 0;
@@ -235,4 +236,28 @@ test('every truncation of a valid file fails with an Error, never a crash or a s
     writeFileSync(p, bytes.subarray(0, n));
     assert.throws(() => { const s = openGguf(p); s.get('a'); s.get('b'); }, (e: Error) => e instanceof Error && e.message.startsWith(p), `length ${n}`);
   }
+});
+
+test("reads a file written by llama.cpp's own Python writer (gguf-py): every value type and tensor type", () => {
+  const src = openGguf(path.join(FIXTURES, 'gguf-py.gguf'));
+  const exp = JSON.parse(readFileSync(path.join(FIXTURES, 'gguf-py.json'), 'utf8')) as Record<string, number[]>;
+  const m = src.metadata;
+  const want: [string, GgufValue][] = [
+    ['general.architecture', { type: 'string', value: 'llama' }],
+    ['t.u8', { type: 'u8', value: 200 }], ['t.i8', { type: 'i8', value: -100 }], ['t.u16', { type: 'u16', value: 60000 }],
+    ['t.i16', { type: 'i16', value: -30000 }], ['t.u32', { type: 'u32', value: 4000000000 }], ['t.i32', { type: 'i32', value: -2000000000 }],
+    ['t.f32', { type: 'f32', value: 0.25 }], ['t.u64', { type: 'u64', value: 2n ** 63n + 5n }], ['t.i64', { type: 'i64', value: -(2n ** 62n) }],
+    ['t.f64', { type: 'f64', value: 1 / 3 }], ['t.bool', { type: 'bool', value: true }], ['t.string', { type: 'string', value: 'gguf ▁ ü' }],
+    ['t.ints', { type: 'array', itemType: 'i32', value: [1, -2, 3] }], ['t.floats', { type: 'array', itemType: 'f32', value: [0.5, -1.5] }],
+    ['t.strings', { type: 'array', itemType: 'string', value: ['a', '', '<s>'] }], ['t.u8s', { type: 'array', itemType: 'u8', value: [1, 2, 255] }],
+  ];
+  assert.deepEqual([...m.keys()], want.map(([k]) => k));
+  for (const [k, v] of want) assert.deepEqual(m.get(k), v, k);
+  assert.deepEqual(src.info('f32'), { dtype: 'f32', shape: [3, 5], storedAs: 'F32' });
+  assert.deepEqual(src.get('f32').toArray(), exp.f32!.map(Math.fround));
+  assert.deepEqual([...src.get('f16').data], exp.f16_bits);
+  assert.deepEqual([...src.get('bf16').data], exp.bf16_bits);
+  assert.deepEqual(src.info('q8').shape, [2, 64]);
+  assert.deepEqual(to(src.get('q8'), 'f32').toArray(), exp.q8_dequantized!.map(Math.fround));
+  assert.deepEqual(to(src.get('q4'), 'f32').toArray(), exp.q4_dequantized!.map(Math.fround));
 });
