@@ -15,6 +15,7 @@ const benches: Record<string, () => Promise<Bench>> = {
   tokenize: async () => (await import('./tokenize.js')).run,
   io: async () => (await import('./io.js')).run,
   clip: async () => (await import('./clip.js')).run,
+  chat: async () => (await import('./chat.js')).run,
 };
 
 const [name, ...rest] = process.argv.slice(2);
