@@ -36,7 +36,7 @@ import { decodeImage, type RgbImage } from '../vision/decode.js';
 import { pyStrip } from '../generate/chat-text.js';
 import { LineQueue, MutableOutput } from './chat-input.js';
 import { chatRecord, writeFileAtomic } from './chat-record.js';
-import { DEFAULT_MODEL, samplingFlags, type GenerationFlags } from './run.js';
+import { DEFAULT_MODEL, quantFlag, samplingFlags, type GenerationFlags } from './run.js';
 
 export interface ChatOptions extends GenerationFlags {
   /** Absent: the embedded tiny demo model and its image (unless --image is given). */
@@ -288,7 +288,7 @@ export async function chat(opts: ChatOptions): Promise<void> {
     infoOnce('no --model given: chatting with the embedded tiny demo model (random weights: the pipeline is real, the replies are not meaningful)');
   }
 
-  const model = loadChatModel(dir, { visionTower: opts.visionTower, imageMode: opts.pad ? 'pad' : opts.crop ? 'crop' : undefined });
+  const model = loadChatModel(dir, { visionTower: opts.visionTower, quant: quantFlag(opts), imageMode: opts.pad ? 'pad' : opts.crop ? 'crop' : undefined });
   const session = new ChatSession(model, {
     template: opts.template,
     system: opts.system,
