@@ -29,8 +29,11 @@ import type { Tensor } from '../engine/tensor.js';
 import { LlamaForCausalLM } from '../models/llama/model.js';
 import type { KVCache } from '../nn/kv-cache.js';
 import { selectTemplate, type ChatTemplate } from '../tokenizer/index.js';
+import type { AspectMode } from '../vision/preprocess.js';
 import { encodeImages, type ChatModel, type ImageInput } from './chat-model.js';
-import { commonPrefix, fitConversation, positionKeys, renderPrompt, type ChatPrompt, type ChatTurn, type PromptSetup } from './chat-prompt.js';
+import {
+  API_OPTION_NAMES, commonPrefix, fitConversation, positionKeys, renderPrompt, type ChatPrompt, type ChatTurn, type OptionNames, type PromptSetup,
+} from './chat-prompt.js';
 import { pyStrip, ReplyText } from './chat-text.js';
 import { templateStops } from './prompt.js';
 import { lastRow } from './core.js';
@@ -38,7 +41,7 @@ import { DEFAULTS, type PrefillProgress } from './options.js';
 import { Rng, sampleToken, validateSampling, type SamplingOptions } from './sampling.js';
 
 export { loadChatModel, type ChatModel, type ImageInput, type LoadChatModelOptions } from './chat-model.js';
-export type { ChatTurn } from './chat-prompt.js';
+export type { ChatTurn, OptionNames } from './chat-prompt.js';
 
 /** Chooses the next token from the last position's logits [1, 1, V]; `generated` holds this reply's ids so far. */
 export type NextToken = (logits: Tensor, generated: readonly number[]) => number;
@@ -70,6 +73,10 @@ export interface ChatSessionOptions {
   kvCache?: 'f32' | 'f16';
   /** Called when the conversation had to be shortened to fit the context. */
   onNotice?: (notice: ChatNotice) => void;
+  /** Force LLaVA's pad-to-square or plain CLIP cropping of the images instead of what the model folder says. */
+  imageMode?: AspectMode;
+  /** How error messages name the options (default the API's: `maxNewTokens`); a CLI gives its flags. */
+  optionNames?: Partial<OptionNames>;
 }
 
 /**
@@ -82,6 +89,12 @@ export function samplingNextToken(o: SamplingOptions & { seed?: number }): NextT
   const rng = new Rng(o.seed ?? crypto.getRandomValues(new Uint32Array(1))[0]!);
   const opts = { ...o, temperature: o.temperature ?? DEFAULTS.temperature, topK: o.topK ?? DEFAULTS.topK };
   return (logits, generated) => sampleToken(lastRow(logits), opts, rng, generated);
+}
+
+/** The token choice `opts` ask for: sampling when any sampling option (or a seed) is given, else greedy. */
+export function tokenChooser(opts: SamplingOptions & { seed?: number }): NextToken {
+  const sampled = [opts.temperature, opts.topK, opts.topP, opts.minP, opts.repetitionPenalty, opts.seed].some((v) => v !== undefined);
+  return sampled ? samplingNextToken(opts) : greedyNextToken;
 }
 
 /** Sampling options as generate() takes them; without any of them a reply is greedy. */
@@ -147,6 +160,9 @@ export class ChatSession {
   private readonly system: string | undefined;
   private readonly kvDtype: 'f32' | 'f16';
   private readonly onNotice: ((n: ChatNotice) => void) | undefined;
+  private readonly names: OptionNames;
+  /** The model as the images see it (the preprocessing's mode overridden by the imageMode option). */
+  private readonly imageModel: ChatModel;
   private turns: ChatTurn[] = [];
   private images: ImageInput[] = [];
   /** Changes with every setImage; each image gets a key of its own for the cache comparison. */
@@ -167,6 +183,10 @@ export class ChatSession {
     this.kvDtype = opts.kvCache ?? 'f32';
     if (this.kvDtype !== 'f32' && this.kvDtype !== 'f16') throw new Error(`ChatSession: kvCache must be f32 or f16, got ${String(opts.kvCache)}`);
     this.onNotice = opts.onNotice;
+    this.names = { ...API_OPTION_NAMES, ...opts.optionNames };
+    const mode = opts.imageMode;
+    if (mode !== undefined && mode !== 'pad' && mode !== 'crop') throw new Error(`ChatSession: imageMode must be 'pad' or 'crop', got ${JSON.stringify(mode)}`);
+    this.imageModel = mode === undefined || !model.preprocess ? model : { ...model, preprocess: { ...model.preprocess, mode } };
     if (opts.image != null) void this.setImage(opts.image);
     if (opts.history) {
       this.turns = opts.history.map((t) => ({ ...t }));
@@ -202,7 +222,7 @@ export class ChatSession {
     this.images = image === null ? [] : Array.isArray(image) ? [...(image as readonly ImageInput[])] : [image as ImageInput];
     this.imageSerial++;
     this.imageKeys = this.images.map(() => this.nextImageKey++);
-    this.features = this.images.length === 0 ? null : encodeImages(this.model, this.images);
+    this.features = this.images.length === 0 ? null : encodeImages(this.imageModel, this.images);
     const done = this.features ? this.features.then(() => undefined) : Promise.resolve();
     done.catch(() => {}); // reported to whoever awaits it, or by the next send
     return done;
@@ -218,9 +238,8 @@ export class ChatSession {
   async *send(text: string, opts: SendOptions = {}): AsyncGenerator<ChatPiece, void, undefined> {
     if (typeof text !== 'string') throw new Error(`ChatSession.send: the message must be a string, got ${typeof text}`);
     const maxNew = opts.maxNewTokens ?? DEFAULT_MAX_NEW_TOKENS;
-    if (!Number.isInteger(maxNew) || maxNew < 1) throw new Error(`ChatSession.send: maxNewTokens must be a positive integer, got ${opts.maxNewTokens}`);
-    const sampled = [opts.temperature, opts.topK, opts.topP, opts.minP, opts.repetitionPenalty, opts.seed].some((v) => v !== undefined);
-    const nextToken = opts.nextToken ?? (sampled ? samplingNextToken(opts) : greedyNextToken);
+    if (!Number.isInteger(maxNew) || maxNew < 1) throw new Error(`ChatSession.send: ${this.names.maxNewTokens} must be a positive integer, got ${opts.maxNewTokens}`);
+    const nextToken = opts.nextToken ?? tokenChooser(opts);
     if (opts.stop !== undefined && (!Array.isArray(opts.stop) || opts.stop.some((x) => typeof x !== 'string'))) {
       throw new Error('ChatSession.send: stop must be an array of strings');
     }
@@ -232,7 +251,7 @@ export class ChatSession {
     if (opts.signal?.aborted) return;
 
     const setup = this.setup();
-    const fit = fitConversation(setup, this.turns, text, maxNew, this.contextLength, opts.maxNewTokens === undefined);
+    const fit = fitConversation(setup, this.turns, text, maxNew, this.contextLength, opts.maxNewTokens === undefined, this.names);
     if (fit.dropped > 0) {
       this.turns = fit.turns;
       this.onNotice?.({
@@ -359,11 +378,13 @@ export class ChatSession {
     if (turn.generated.length === 0) return;
     const tok = this.model.tokenizer;
     const ids = turn.generated;
-    const shown = turn.eos ? ids.slice(0, -1) : ids;
+    // Ids of a padded vocabulary that the tokenizer lacks have no text (as while streaming, ReplyText).
+    const known = ids.filter((id) => tok.hasId(id));
+    const shown = turn.eos ? known.slice(0, -1) : known;
     const stopped = turn.reply.stop !== null; // also when the stop string completed in the final flush
     if (stopped) turn.stopReason = 'stop';
     const content = stopped ? pyStrip(turn.reply.text) : pyStrip(tok.decode(shown, { skipSpecialTokens: true }));
-    const stored = stopped ? content : pyStrip(tok.decode(ids, { skipSpecialTokens: false }));
+    const stored = stopped ? content : pyStrip(tok.decode(known, { skipSpecialTokens: false }));
     this.turns.push({ role: 'user', content: turn.user }, { role: 'assistant', content, ...(stored !== content ? { stored } : {}) });
     this.last = { ...turn.stats, tokenIds: ids.slice(), stopReason: turn.stopReason, decodeMs: performance.now() - turn.decodeStart };
   }
