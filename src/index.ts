@@ -9,6 +9,7 @@ export { setNativeIsa, nativeIsa, type IsaLevel } from './backends/native/addon.
 // Generation: models loaded in a worker thread, streamed replies, sampling. (Imported from the client
 // module directly: the tokenizer, image decoding and the model code load in the worker only.)
 export { generate, loadModel, Model, type LoadModelOptions } from './generate/client.js';
+export type { WeightQuant } from './models/llama/quant.js';
 export { ChatSession, type RemoteChatOptions as ChatSessionOptions } from './generate/chat-client.js';
 export type { ChatNotice, ChatPiece, SendOptions, TurnStats } from './generate/chat.js';
 export type { ChatTurn } from './generate/chat-prompt.js';

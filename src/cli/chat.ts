@@ -43,7 +43,7 @@ import { decodeImage, type RgbImage } from '../vision/decode.js';
 import { pyStrip } from '../generate/chat-text.js';
 import { LineQueue, MutableOutput } from './chat-input.js';
 import { chatRecord, writeFileAtomic } from './chat-record.js';
-import { DEFAULT_MODEL, samplingFlags, type GenerationFlags } from './run.js';
+import { DEFAULT_MODEL, quantFlag, samplingFlags, type GenerationFlags } from './run.js';
 
 export interface ChatOptions extends GenerationFlags {
   /** Absent: the embedded tiny demo model and its image (unless --image is given). */
@@ -334,7 +334,7 @@ export async function chat(opts: ChatOptions): Promise<void> {
   }
 
   // --threads reached LLAVA_THREADS (main.ts), which the worker inherits.
-  const model = await loadModel(dir, { visionTower: opts.visionTower });
+  const model = await loadModel(dir, { visionTower: opts.visionTower, quant: quantFlag(opts) });
   try {
     const session = new ChatSession(model, {
       template: opts.template,

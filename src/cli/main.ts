@@ -24,7 +24,8 @@ function withGeneration(cmd: Command): Command {
     .option('--min-p <p>', 'drop tokens below p times the top probability')
     .option('--repetition-penalty <r>', 'penalize tokens already generated in the reply (HF rule; 1 = off)')
     .option('--seed <n>', 'seed of the sampling draws (default: random)')
-    .option('--threads <n>', 'native compute threads (default: the machine\'s cores)');
+    .option('--threads <n>', 'native compute threads (default: the machine\'s cores)')
+    .option('--quant <type>', 'quantize the language model in memory at load: q8_0 or q4_0 (norms stay f32, the head q8_0)');
 }
 
 const program = new Command();

@@ -19,6 +19,7 @@ import { to } from '../engine/ops/index.js';
 import { writeSafetensors } from '../io/safetensors-writer.js';
 import { greedyGenerate } from '../models/llava/greedy.js';
 import { loadLlava } from '../models/llava/load.js';
+import { checkWeightQuant, type WeightQuant } from '../models/llama/quant.js';
 import { generateTokens, requestIds } from '../generate/core.js';
 import { preprocessImages } from '../generate/images.js';
 import { hasTokenizer } from '../generate/prompt.js';
@@ -36,6 +37,7 @@ export interface GenerationFlags {
   minP?: string;
   repetitionPenalty?: string;
   seed?: string;
+  quant?: string;
 }
 
 export interface RunOptions extends GenerationFlags {
@@ -86,6 +88,11 @@ function num(flag: string, v: string | undefined, integer = false): number | und
   return x;
 }
 
+/** `--quant`: undefined when absent, else the checked type (an error names the flag and the accepted values). */
+export function quantFlag(o: GenerationFlags): WeightQuant | undefined {
+  return o.quant === undefined ? undefined : checkWeightQuant(o.quant, '--quant');
+}
+
 /** The sampling flags shared by `run` and `chat`, as numbers (a flag that is not a number is an error naming it). */
 export function samplingFlags(o: GenerationFlags) {
   const sampling = {
@@ -120,7 +127,7 @@ export async function run(opts: RunOptions): Promise<void> {
   const plainGreedy = sampling.temperature === 0 && sampling.repetitionPenalty === undefined;
 
   const t0 = performance.now();
-  const loaded = loadLlava(o.model, { visionTower: o.visionTower });
+  const loaded = loadLlava(o.model, { visionTower: o.visionTower, quant: quantFlag(o) });
   const loadMs = performance.now() - t0;
   let pixelValues: Tensor | null = null;
   if (o.image.length > 0) {

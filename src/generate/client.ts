@@ -13,6 +13,7 @@ import type { GenerationSummary } from './core.js';
 import type { GenerateOptions, GenerateRequest, Piece } from './options.js';
 import type { FromWorker, ModelInfo, ToWorker, WorkerInit } from './protocol.js';
 import { validateSampling } from './sampling.js';
+import { checkWeightQuant, type WeightQuant } from '../models/llama/quant.js';
 
 export interface LoadModelOptions {
   /** Native compute threads (LLAVA_THREADS); default: the machine's cores. */
@@ -21,6 +22,11 @@ export interface LoadModelOptions {
   visionTower?: string;
   /** Compute backend (LLAVA_BACKEND); default native when its addon loads. */
   backend?: 'ts' | 'native';
+  /**
+   * Quantize the language model in memory as it loads: every decoder linear weight in this type, the
+   * embedding too, the output head q8_0, norms f32 (models/llama/quant.ts); vision tower and projector as stored.
+   */
+  quant?: WeightQuant;
 }
 
 type Listener = (m: FromWorker) => void;
@@ -56,10 +62,11 @@ export class Model {
     if (opts.backend !== undefined && opts.backend !== 'ts' && opts.backend !== 'native') {
       throw new Error(`loadModel: backend must be 'ts' or 'native', got ${JSON.stringify(opts.backend)}`);
     }
+    const quant = opts.quant === undefined ? undefined : checkWeightQuant(opts.quant, 'loadModel: quant');
     const env: NodeJS.ProcessEnv = { ...process.env };
     if (opts.threads !== undefined) env.LLAVA_THREADS = String(opts.threads);
     if (opts.backend !== undefined) env.LLAVA_BACKEND = opts.backend;
-    const init: WorkerInit = { dir, visionTower: opts.visionTower };
+    const init: WorkerInit = { dir, visionTower: opts.visionTower, quant };
     const worker = new Worker(new URL('./worker.js', import.meta.url), { workerData: init, env });
     const info = await new Promise<ModelInfo>((resolve, reject) => {
       const onMessage = (m: FromWorker) => {

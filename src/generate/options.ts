@@ -33,6 +33,11 @@ export interface GenerateOptions extends SamplingOptions {
   system?: string;
   /** Default 512, reduced to what the context leaves; an explicit value that does not fit is an error. */
   maxNewTokens?: number;
+  /**
+   * Positions the KV cache is allocated for, prompt and reply together (llama.cpp's n_ctx), at most
+   * max_position_embeddings. Default: just what the prompt and the new-token budget need.
+   */
+  contextLength?: number;
   /** KV cache storage (default f32; f16 halves its memory). */
   cacheDtype?: 'f32' | 'f16';
   /** Seed of the sampling draws; default a random one. */

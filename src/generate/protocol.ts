@@ -12,11 +12,13 @@
 import type { ChatNotice, ChatSessionOptions, SendOptions, TurnStats } from './chat.js';
 import type { ChatTurn } from './chat-prompt.js';
 import type { GenerationSummary } from './core.js';
+import type { WeightQuant } from '../models/llama/quant.js';
 import type { GenerateRequest, ImageInput, Piece, PrefillProgress } from './options.js';
 
 export interface WorkerInit {
   dir: string;
   visionTower?: string;
+  quant?: WeightQuant;
 }
 
 /** What the handle learns about the loaded model. */
@@ -28,6 +30,8 @@ export interface ModelInfo {
   layout: string;
   /** The compute backend as it describes itself. */
   backend: string;
+  /** The in-memory quantization asked for at load, or null. */
+  quant: WeightQuant | null;
 }
 
 /** Chat-session operations; the worker keeps each session (and its KV cache) under the handle's number. */

@@ -22,7 +22,7 @@ const init = workerData as WorkerInit;
 
 let loaded: LoadedLlava | null = null;
 try {
-  loaded = loadLlava(init.dir, { visionTower: init.visionTower });
+  loaded = loadLlava(init.dir, { visionTower: init.visionTower, quant: init.quant });
   post({
     type: 'ready',
     info: {
@@ -31,6 +31,7 @@ try {
       eosTokenIds: [...loaded.eosTokenIds],
       layout: loaded.layout.name,
       backend: activeBackend().describe(),
+      quant: init.quant ?? null,
     },
   });
 } catch (e) {
