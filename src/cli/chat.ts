@@ -250,7 +250,9 @@ class ChatCli {
     } catch (e) {
       prefill.clear();
       if (shown) process.stdout.write('\n');
-      this.error(e instanceof Error ? e.message : String(e));
+      // An interrupt that came before the worker took the request ends it as an abort: not a failure.
+      if (ctrl.signal.aborted && e instanceof Error && e.name === 'AbortError') this.note('[interrupted before the first token]');
+      else this.error(e instanceof Error ? e.message : String(e));
       return;
     } finally {
       this.reply = null;
