@@ -6,22 +6,26 @@
  * template — earlier replies as the reference stores them (decoded with special tokens, stripped; see
  * ChatTurn.stored) — and tokenized whole. The session then compares the new sequence with the one its
  * cache holds, position by position, keeps the longest common prefix and runs the decoder over the rest
- * only, so a turn costs its new text, not the whole history. The images belong to the first user turn, in
+ * only, so a turn costs its new text, not the whole history. The cache holds the reply's ids as generated:
+ * it serves the next turn through the reply exactly as far as they are what the re-rendered text tokenizes
+ * to (a model may produce other ids for the same text: those positions are recomputed). The images belong to the first user turn, in
  * order (as LLaVA's CLI puts its image there); they are preprocessed and encoded (tower + projector) once;
  * `setImage` on a non-empty conversation starts a new one, and what precedes the first image in the prompt
  * is still reused from the cache.
  *
  * Context: when prompt + maxNewTokens exceed the decoder's positions, the oldest complete turns after the
  * first (image) turn are dropped from the conversation, with a notice; if the first turn alone does not fit,
- * `send` throws an error naming the sizes.
+ * `send` throws an error naming the sizes (and maxNewTokens as `optionNames` spells it: a CLI gives its flag).
+ * `imageMode` forces pad-to-square or plain cropping of the images over what the model folder says.
  *
  * Decoding is greedy unless sampling options (as generate() takes them) or a `nextToken` step are given;
  * replies stream as `{ text, tokenId }` pieces, stopping at EOS and at the template's stop string (held back,
  * never shown). An AbortSignal — or leaving the `for await` loop, or a new send — ends a reply between two
- * tokens; the part already produced stays in the conversation (a reply without any token leaves no trace),
+ * tokens (during the prefill: after the decoder layer in progress); the part already produced stays in the conversation (a reply without any token leaves no trace),
  * and the cache stays consistent with it.
  *
- * Not here: sampling processors, running off the main thread and prefill progress (the generation module).
+ * Not here: sampling processors; running off the main thread (chat-serve.ts in the model's worker, the
+ * public handle chat-client.ts).
  */
 import { noGrad, tensor } from '../engine/index.js';
 import { narrow } from '../engine/ops/index.js';
