@@ -21,8 +21,8 @@
  * Decoding is greedy unless sampling options (as generate() takes them) or a `nextToken` step are given;
  * replies stream as `{ text, tokenId }` pieces, stopping at EOS and at the template's stop string (held back,
  * never shown). An AbortSignal — or leaving the `for await` loop, or a new send — ends a reply between two
- * tokens (during the prefill: after the decoder layer in progress); the part already produced stays in the conversation (a reply without any token leaves no trace),
- * and the cache stays consistent with it.
+ * tokens (during the prefill: after the decoder layer in progress); the part already produced stays in the
+ * conversation (a reply without any token leaves no trace), and the cache stays consistent with it.
  *
  * Not here: sampling processors; running off the main thread (chat-serve.ts in the model's worker, the
  * public handle chat-client.ts).
