@@ -18,6 +18,7 @@ import type { GenerateRequest, ImageInput, Piece, PrefillProgress } from './opti
 export interface WorkerInit {
   dir: string;
   visionTower?: string;
+  mmproj?: string;
   quant?: WeightQuant;
 }
 
@@ -53,6 +54,9 @@ export type FromWorker =
   | { type: 'piece'; id: number; piece: Piece }
   | { type: 'done'; id: number; summary: GenerationSummary }
   | { type: 'notice'; id: number; notice: ChatNotice }
-  /** The end of a chat operation, with the session's state after it. */
-  | { type: 'chat-done'; id: number; history: ChatTurn[]; lastTurn: TurnStats | null }
+  /**
+   * The end of a chat operation, with the session's state after it: its history, its context length, and the
+   * statistics of a turn that finished since the session's previous `chat-done` (absent: none did).
+   */
+  | { type: 'chat-done'; id: number; history: ChatTurn[]; contextLength: number; lastTurn?: TurnStats }
   | { type: 'error'; id: number; name: string; message: string };
