@@ -78,13 +78,18 @@ export interface BatchPiece extends Piece {
   index: number;
 }
 
+/** `e` with its message prefixed by the request it concerns (an abort is left as it is). */
+export function requestError(index: number, e: unknown): unknown {
+  if (e instanceof Error && e.name !== 'AbortError') e.message = `request ${index}: ${e.message}`;
+  return e;
+}
+
 /** `f()`, with an error's message prefixed by the request it concerns. */
 export function forRequest<T>(index: number, f: () => T): T {
   try {
     return f();
   } catch (e) {
-    if (e instanceof Error && e.name !== 'AbortError') e.message = `request ${index}: ${e.message}`;
-    throw e;
+    throw requestError(index, e);
   }
 }
 

@@ -12,7 +12,7 @@ import { activeBackend } from '../engine/backend.js';
 import { loadLlava, type LoadedLlava } from '../models/llava/load.js';
 import { generateTokens } from './core.js';
 import { generateBatchTokens } from './batch.js';
-import { checkBatch, forRequest } from './options.js';
+import { checkBatch, requestError } from './options.js';
 import { serveChat } from './chat-serve.js';
 import { pixelValuesFor } from './images.js';
 import type { FromWorker, ToWorker, WorkerInit } from './protocol.js';
@@ -68,8 +68,7 @@ async function serve(msg: ToWorker): Promise<void> {
 
 async function serveBatch(l: LoadedLlava, msg: Extract<ToWorker, { type: 'generate-batch' }>, aborted: () => boolean): Promise<void> {
   checkBatch(msg.requests);
-  const pixels = [];
-  for (let i = 0; i < msg.requests.length; i++) pixels.push(await forRequestAsync(i, () => pixelValuesFor(l, msg.requests[i]!.images)));
+  const pixels = await Promise.all(msg.requests.map((r, i) => pixelValuesFor(l, r.images).catch((e: unknown) => { throw requestError(i, e); })));
   const it = generateBatchTokens(l, msg.requests, pixels, {
     aborted,
     cacheDtype: msg.cacheDtype,
@@ -78,15 +77,6 @@ async function serveBatch(l: LoadedLlava, msg: Extract<ToWorker, { type: 'genera
   for (let r = it.next(); ; r = it.next()) {
     if (r.done) return post({ type: 'batch-done', id: msg.id, summary: r.value });
     post({ type: 'batch-piece', id: msg.id, piece: r.value });
-  }
-}
-
-/** `forRequest` for a promise. */
-async function forRequestAsync<T>(index: number, f: () => Promise<T>): Promise<T> {
-  try {
-    return await f();
-  } catch (e) {
-    return forRequest(index, () => { throw e; });
   }
 }
 
