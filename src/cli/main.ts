@@ -97,13 +97,14 @@ withGeneration(program
   .option('--template <name>', 'chat template for --prompt')
   .option('--system <text>', 'system prompt for --prompt (default: the template\'s)')
   .option('--input-ids <ids>', 'prompt token ids, comma-separated (-200 or the image token marks the image)')
-  .option('--max-new-tokens <n>', 'most tokens to generate (bounded by the context)', '512')
+  .option('--max-new-tokens <n>', 'most tokens to generate (default 512, fewer where the context leaves less room)')
   .option('--stream', 'print the reply as it is generated')
   .option('--json', 'print {"input_ids","output_ids","text"} on one line')
   .option('--dump <file>', 'write prefill tensors (f32) to a safetensors file (greedy decoding)')
   .option('--kv-cache <dtype>', 'KV cache storage: f32 or f16', 'f32')
   .option('--pad', 'pad the image to a square first (LLaVA-1.5)')
-  .option('--crop', 'plain CLIP resize and center crop'))
+  .option('--crop', 'plain CLIP resize and center crop')
+  .option('--batch <file>', 'decode the requests of a JSONL file (one {"prompt", "image", sampling fields…} per line) as one batch; prints a JSON line per request'))
   .action(async (o) => {
     useThreads(o);
     return (await import('./run.js')).run(o);
