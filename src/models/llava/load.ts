@@ -14,6 +14,7 @@ import type { WeightSource } from '../../io/source.js';
 import { assembleLlava, resolveLlava, type AssembledLlava, type LlavaParts, type ResolvedLlava, type TowerParts } from './assemble.js';
 import { ggufLlavaParts, ggufModelFiles } from './gguf-load.js';
 import { findVisionTower } from './tower.js';
+import { checkWeightQuant, type WeightQuant } from '../llama/quant.js';
 
 export interface LoadOptions {
   /** `--vision-tower DIR`: the CLIP folder of an original-layout checkpoint. */
@@ -24,6 +25,11 @@ export interface LoadOptions {
   mmap?: boolean;
   /** Environment for the HF cache lookup (default process.env). */
   env?: NodeJS.ProcessEnv;
+  /**
+   * Quantize the language model in memory as it loads (q8_0 or q4_0; see models/llama/quant.ts for the
+   * per-tensor types). The vision tower and projector stay as stored.
+   */
+  quant?: WeightQuant;
 }
 
 export interface FolderInfo {
@@ -110,8 +116,9 @@ function eosIds(generation: Record<string, unknown> | null, fallback: number[]):
 
 /** Load and assemble the model in `dir` (weights read; strict checks applied). */
 export function loadLlava(dir: string, opts: LoadOptions = {}): LoadedLlava {
+  const quant = opts.quant === undefined ? undefined : checkWeightQuant(opts.quant, 'quant');
   const { parts, towerDir, generation, mmproj } = folderParts(dir, opts);
-  const a = assembleLlava(parts);
+  const a = assembleLlava({ ...parts, quant });
   return { ...a, dir, mmproj, towerDir: towerDir(), eosTokenIds: eosIds(generation, a.config.text.eosTokenIds) };
 }
 
