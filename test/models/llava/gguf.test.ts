@@ -14,7 +14,9 @@ import { after, test } from 'node:test';
 import '../../../src/backends/index.js';
 import { quantize, randn, tensor, to } from '../../../src/engine/ops/index.js';
 import type { Tensor } from '../../../src/engine/tensor.js';
+import type { GgufValue } from '../../../src/io/gguf-format.js';
 import { openGguf } from '../../../src/io/gguf-reader.js';
+import { writeGguf, type GgufTensorPlan } from '../../../src/io/gguf-writer.js';
 import { writeSafetensors } from '../../../src/io/safetensors-writer.js';
 import { MemoryWeightSource } from '../../../src/io/source.js';
 import { assembleLlava } from '../../../src/models/llava/assemble.js';
@@ -197,4 +199,20 @@ test('GGUF model paths are checked with clear errors', async () => {
   assert.throws(() => loadLlava(res.text, { mmproj: path.join(out, 'nope.gguf') }), /--mmproj .*nope.gguf: no such file/);
   assert.throws(() => loadLlava(FIXTURE, { mmproj: res.mmproj }), /--mmproj applies to a text GGUF model/);
   assert.throws(() => loadLlava(res.mmproj, { mmproj: res.text }), /no "token_embd.weight" tensor; not a LLaMA text GGUF/);
+});
+
+test('an mmproj in the older conversion style (fc1 named ffn_down, post_ln kept, no feature_layer) gives the same model', async () => {
+  const { res } = await roundTrip(FIXTURE, 'q8_0', 'f16', 'legacy-mmproj');
+  const mm = openGguf(res.mmproj);
+  // Older files: block_count = layers − 1 of the source and no feature_layer (llama.cpp then takes hidden state block_count − 1).
+  const meta = [...mm.metadata].filter(([k]) => k !== 'clip.vision.feature_layer')
+    .map(([k, v]): [string, GgufValue] => (k === 'clip.vision.block_count' ? [k, { type: 'u32', value: 3 }] : [k, v]));
+  const swap = (n: string) => n.replace(/ffn_(up|down)/, (_, w: string) => `ffn_${w === 'up' ? 'down' : 'up'}`);
+  const plans: GgufTensorPlan[] = mm.keys().map((k) => ({ name: swap(k), type: mm.storedType(k), shape: mm.info(k).shape, produce: () => mm.get(k) }));
+  for (const leaf of ['weight', 'bias']) plans.push({ name: `v.post_ln.${leaf}`, type: 'F32', shape: [32], produce: () => randn([32], { seed: 3 }) });
+  const legacy = path.join(tmp, 'legacy-mmproj.gguf');
+  await writeGguf(legacy, meta, plans);
+  const a = greedyGenerate(loadLlava(res.text, { mmproj: res.mmproj }).model, { inputIds: ids, pixelValues, maxNewTokens: 3, allPrefillLogits: true });
+  const b = greedyGenerate(loadLlava(res.text, { mmproj: legacy }).model, { inputIds: ids, pixelValues, maxNewTokens: 3, allPrefillLogits: true });
+  assert.deepEqual(bits(b.prefillLogits), bits(a.prefillLogits));
 });
