@@ -42,6 +42,8 @@ export interface ChatOptions extends GenerationFlags {
   /** Absent: the embedded tiny demo model and its image (unless --image is given). */
   model?: string;
   visionTower?: string;
+  /** The mmproj GGUF of a text `.gguf` --model. */
+  mmproj?: string;
   image?: string;
   template?: string;
   system?: string;
@@ -288,7 +290,7 @@ export async function chat(opts: ChatOptions): Promise<void> {
     infoOnce('no --model given: chatting with the embedded tiny demo model (random weights: the pipeline is real, the replies are not meaningful)');
   }
 
-  const model = loadChatModel(dir, { visionTower: opts.visionTower, quant: quantFlag(opts), imageMode: opts.pad ? 'pad' : opts.crop ? 'crop' : undefined });
+  const model = loadChatModel(dir, { visionTower: opts.visionTower, mmproj: opts.mmproj, quant: quantFlag(opts), imageMode: opts.pad ? 'pad' : opts.crop ? 'crop' : undefined });
   const session = new ChatSession(model, {
     template: opts.template,
     system: opts.system,

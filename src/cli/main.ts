@@ -80,16 +80,18 @@ program
 program
   .command('inspect')
   .description('describe a LLaVA model folder from its config and checkpoint headers')
-  .requiredOption('--model <dir>', 'model folder')
+  .requiredOption('--model <dir>', 'model folder, or a text .gguf file (with --mmproj)')
   .option('--vision-tower <dir>', 'CLIP tower folder (original LLaVA checkpoints)')
+  .option('--mmproj <file>', 'vision tower + projector GGUF of a text .gguf --model')
   .option('--json', 'print one JSON object')
   .action(async (o) => (await import('./inspect.js')).inspect(o));
 
 withGeneration(program
   .command('run')
   .description('answer about images (streamed with --stream); sampling as the reference CLI by default')
-  .option('--model <dir>', 'model folder (default: the embedded tiny demo model and its image)')
+  .option('--model <dir>', 'model folder or text .gguf file (default: the embedded tiny demo model and its image)')
   .option('--vision-tower <dir>', 'CLIP tower folder (original LLaVA checkpoints)')
+  .option('--mmproj <file>', 'vision tower + projector GGUF of a text .gguf --model')
   .option('--image <file>', 'image file; repeat for several images, in prompt order', (v: string, acc: string[]) => [...acc, v], [] as string[])
   .option('--prompt <text>', 'user prompt (needs the folder\'s tokenizer)')
   .option('--template <name>', 'chat template for --prompt')
@@ -111,8 +113,9 @@ withGeneration(program
 withGeneration(program
   .command('chat')
   .description('chat about an image: streamed replies, multi-turn history, /image PATH, /reset, /save FILE, /exit')
-  .option('--model <dir>', 'model folder (default: the embedded tiny demo model and its image)')
+  .option('--model <dir>', 'model folder or text .gguf file (default: the embedded tiny demo model and its image)')
   .option('--vision-tower <dir>', 'CLIP tower folder (original LLaVA checkpoints)')
+  .option('--mmproj <file>', 'vision tower + projector GGUF of a text .gguf --model')
   .option('--image <file>', 'image of the conversation (change it later with /image PATH)')
   .option('--template <name>', 'chat template (default: chosen for the model)')
   .option('--system <text>', 'replace the template\'s system prompt')
@@ -124,6 +127,16 @@ withGeneration(program
     useThreads(o);
     return (await import('./chat.js')).chat(o);
   });
+
+program
+  .command('quantize')
+  .description('write a model as llama.cpp-compatible GGUF files (text + mmproj) with our small config')
+  .requiredOption('--model <dir>', 'model folder (any layout llava run reads)')
+  .requiredOption('--type <type>', 'text weights: f16, q8_0 or q4_0')
+  .requiredOption('--out <dir>', 'output folder (created if missing)')
+  .option('--mmproj-type <type>', 'vision tower and projector weights: f16 or q8_0', 'f16')
+  .option('--vision-tower <dir>', 'CLIP tower folder (original LLaVA checkpoints)')
+  .action(async (o) => (await import('./quantize.js')).quantize(o));
 
 // Commands register here, each in its own file loaded on use: `program.command(...).action(async (o) =>
 // (await import('./x.js')).x(o))`. Errors end as one sentence on stderr and exit code 1; --debug (anywhere on

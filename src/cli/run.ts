@@ -24,7 +24,7 @@ import { generateTokens, requestIds } from '../generate/core.js';
 import { preprocessImages } from '../generate/images.js';
 import { DEFAULTS } from '../generate/options.js';
 import { hasTokenizer } from '../generate/prompt.js';
-import { preprocessOptionsFromModel } from '../vision/config.js';
+import { modelPreprocessing } from '../generate/model-assets.js';
 import { debug, infoOnce } from '../util/log.js';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -45,6 +45,8 @@ export interface RunOptions extends GenerationFlags {
   /** Absent: the embedded tiny demo model (assets/), and its image when --image is absent too. */
   model?: string;
   visionTower?: string;
+  /** The mmproj GGUF of a text `.gguf` --model. */
+  mmproj?: string;
   /** Repeatable: images in prompt order. */
   image: string[];
   prompt?: string;
@@ -158,11 +160,11 @@ export async function run(opts: RunOptions): Promise<void> {
   const plainGreedy = sampling.temperature === 0 && sampling.repetitionPenalty === undefined;
 
   const t0 = performance.now();
-  const loaded = loadLlava(o.model, { visionTower: o.visionTower, quant: quantFlag(o) });
+  const loaded = loadLlava(o.model, { visionTower: o.visionTower, mmproj: o.mmproj, quant: quantFlag(o) });
   const loadMs = performance.now() - t0;
   let pixelValues: Tensor | null = null;
   if (o.image.length > 0) {
-    const prep = preprocessOptionsFromModel(o.model, { visionTower: loaded.towerDir ?? undefined, mode: o.pad ? 'pad' : o.crop ? 'crop' : undefined });
+    const prep = modelPreprocessing(loaded, o.pad ? 'pad' : o.crop ? 'crop' : undefined);
     pixelValues = await preprocessImages(o.image, prep.options, loaded.config.vision); // (M, C, S, S)
   }
 

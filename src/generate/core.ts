@@ -60,19 +60,28 @@ export function requestIds(loaded: LoadedLlava, req: GenerateRequest, images: nu
  * New-token budget: the request's (default 512) within what the context leaves after `positions`
  * prompt positions. An explicit request that does not fit is an error; the default shrinks to fit.
  */
-export function newTokenBudget(requested: number | undefined, positions: number, context: number): number {
+export function newTokenBudget(requested: number | undefined, positions: number, context: number, contextName = 'max_position_embeddings'): number {
   if (requested !== undefined && !(Number.isInteger(requested) && requested >= 0)) {
     throw new Error(`maxNewTokens must be a non-negative integer, got ${JSON.stringify(requested)}`);
   }
   const room = context - positions;
+  const whose = contextName === 'max_position_embeddings' ? "the model's" : 'the requested';
   if (room <= 0) {
-    throw new Error(`the prompt takes ${positions} positions (text and image features) but the model's context is ${context} (max_position_embeddings): shorten the prompt`);
+    throw new Error(`the prompt takes ${positions} positions (text and image features) but ${whose} context is ${context} (${contextName}): shorten the prompt`);
   }
   if (requested === undefined) return Math.min(DEFAULTS.maxNewTokens, room);
   if (requested > room) {
-    throw new Error(`maxNewTokens ${requested} does not fit: the prompt takes ${positions} of the model's ${context} positions (max_position_embeddings), leaving room for ${room} new tokens`);
+    throw new Error(`maxNewTokens ${requested} does not fit: the prompt takes ${positions} of ${whose} ${context} positions (${contextName}), leaving room for ${room} new tokens`);
   }
   return requested;
+}
+
+/** A requested context must be a positive integer within max_position_embeddings. */
+function checkContextLength(ctx: number | undefined, maxPositions: number): void {
+  if (ctx === undefined) return;
+  if (!(Number.isInteger(ctx) && ctx > 0 && ctx <= maxPositions)) {
+    throw new Error(`contextLength must be an integer from 1 to the model's max_position_embeddings ${maxPositions}, got ${JSON.stringify(ctx)}`);
+  }
 }
 
 /** Last-position logits [1, T, V] → one Float32Array row (a view when the storage allows). */
@@ -174,6 +183,7 @@ export function* generateTokens(
   loaded: LoadedLlava, req: GenerateRequest, pixelValues: Tensor | null, hooks: CoreHooks = {},
 ): Generator<Piece, GenerationSummary> {
   const { model } = loaded;
+  checkContextLength(req.contextLength, model.config.text.maxPositions);
   const lm: LlamaForCausalLM = model.languageModel;
   const prepared = prepareRequest(loaded, req, pixelValues ? pixelValues.shape[0]! : 0);
   const check = () => {
@@ -187,8 +197,9 @@ export function* generateTokens(
     const feats = pixelValues ? model.imageFeatures(pixelValues, (d, n) => progress('vision', d, n)) : null;
     const embeds = model.inputsEmbeds(prepared.ids, feats?.projected ?? null); // (1, L, D)
     const L = embeds.shape[1]!;
-    const maxNew = newTokenBudget(req.maxNewTokens, L, model.config.text.maxPositions);
-    const cache = lm.newCache(L + Math.max(1, maxNew), { dtype: req.cacheDtype ?? 'f32' });
+    const ctx = req.contextLength;
+    const maxNew = newTokenBudget(req.maxNewTokens, L, ctx ?? model.config.text.maxPositions, ctx === undefined ? 'max_position_embeddings' : 'contextLength');
+    const cache = lm.newCache(ctx ?? L + Math.max(1, maxNew), { dtype: req.cacheDtype ?? 'f32' });
     const out = lm.forward(embeds, { cache, logits: 'last', onLayer: (d, n) => progress('language', d, n) });
     return { L, maxNew, cache, logits: out.logits! };
   });

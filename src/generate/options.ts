@@ -35,6 +35,11 @@ export interface GenerateOptions extends SamplingOptions {
   system?: string;
   /** Default 512, reduced to what the context leaves; an explicit value that does not fit is an error. */
   maxNewTokens?: number;
+  /**
+   * Positions the KV cache is allocated for, prompt and reply together (llama.cpp's n_ctx), at most
+   * max_position_embeddings. Default: just what the prompt and the new-token budget need.
+   */
+  contextLength?: number;
   /** KV cache storage (default f32; f16 halves its memory). */
   cacheDtype?: 'f32' | 'f16';
   /** Seed of the sampling draws; default a random one. */
@@ -61,7 +66,7 @@ export type FinishReason = 'eos' | 'stop' | 'length';
 export type GenerateRequest = Omit<GenerateOptions, 'signal' | 'onPrefillProgress'>;
 
 /** One request of a batch: a prompt with its images and its own sampling, stop strings, seed and length. */
-export type BatchRequest = Omit<GenerateOptions, 'signal' | 'onPrefillProgress' | 'cacheDtype'>;
+export type BatchRequest = Omit<GenerateOptions, 'signal' | 'onPrefillProgress' | 'cacheDtype' | 'contextLength'>;
 
 /** What applies to a whole batch. */
 export interface BatchOptions {

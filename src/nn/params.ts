@@ -54,6 +54,9 @@ const SLICE_VALUES = 1 << 20;
  * should not be kept.
  */
 export function quantizeWeight(w: Tensor, dtype: QuantDType, name = w.name ?? 'weight'): Tensor {
+  if (isQuant(w.dtype)) {
+    throw new Error(`tensor "${name}" is stored as ${w.dtype} and cannot be quantized again to ${dtype}: quantizing at load applies to float weights`);
+  }
   if (!(isFloat(w.dtype) || isHalf(w.dtype)) || w.ndim !== 2) {
     throw new Error(`tensor "${name}" (${w.dtype} ${fmtShape(w.shape)}) cannot be quantized to ${dtype}: expected a float matrix [out, in]`);
   }
