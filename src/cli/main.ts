@@ -122,7 +122,10 @@ withGeneration(program
   .option('--max-new-tokens <n>', 'most tokens per reply (default 512, or a quarter of the model\'s context if less)')
   .option('--kv-cache <dtype>', 'KV cache storage: f32 or f16', 'f32')
   .option('--pad', 'pad the image to a square first (LLaVA-1.5)')
-  .option('--crop', 'plain CLIP resize and center crop'))
+  .option('--crop', 'plain CLIP resize and center crop')
+  .addHelpText('after', '\nCtrl-C stops the reply in progress (also during a long prefill); twice at the prompt exits.\n'
+    + 'Exit status: 0; 1 when stdin is not a terminal (one question per line) and any line failed (a reply or a\n'
+    + 'command ended in an error; the other lines are still answered). On a terminal the chat goes on after an error.'))
   .action(async (o) => {
     useThreads(o);
     return (await import('./chat.js')).chat(o);

@@ -23,6 +23,8 @@ export interface LoadModelOptions {
   visionTower?: string;
   /** Compute backend (LLAVA_BACKEND); default native when its addon loads. */
   backend?: 'ts' | 'native';
+  /** The vision GGUF (`--mmproj`) of a model given as a text GGUF file, or replacing a quantize folder's. */
+  mmproj?: string;
   /**
    * Quantize the language model in memory as it loads: every decoder linear weight in this type, the
    * embedding too, the output head q8_0, norms f32 (models/llama/quant.ts); vision tower and projector as stored.
@@ -67,7 +69,7 @@ export class Model {
     const env: NodeJS.ProcessEnv = { ...process.env };
     if (opts.threads !== undefined) env.LLAVA_THREADS = String(opts.threads);
     if (opts.backend !== undefined) env.LLAVA_BACKEND = opts.backend;
-    const init: WorkerInit = { dir, visionTower: opts.visionTower, quant };
+    const init: WorkerInit = { dir, visionTower: opts.visionTower, mmproj: opts.mmproj, quant };
     const worker = new Worker(new URL('./worker.js', import.meta.url), { workerData: init, env });
     const info = await new Promise<ModelInfo>((resolve, reject) => {
       const onMessage = (m: FromWorker) => {

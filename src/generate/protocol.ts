@@ -19,6 +19,7 @@ import type { BatchPiece, BatchRequest, GenerateRequest, ImageInput, Piece, Pref
 export interface WorkerInit {
   dir: string;
   visionTower?: string;
+  mmproj?: string;
   quant?: WeightQuant;
 }
 
@@ -57,6 +58,9 @@ export type FromWorker =
   | { type: 'batch-piece'; id: number; piece: BatchPiece }
   | { type: 'batch-done'; id: number; summary: BatchSummary }
   | { type: 'notice'; id: number; notice: ChatNotice }
-  /** The end of a chat operation, with the session's state after it. */
-  | { type: 'chat-done'; id: number; history: ChatTurn[]; lastTurn: TurnStats | null }
+  /**
+   * The end of a chat operation, with the session's state after it: its history, its context length, and the
+   * statistics of a turn that finished since the session's previous `chat-done` (absent: none did).
+   */
+  | { type: 'chat-done'; id: number; history: ChatTurn[]; contextLength: number; lastTurn?: TurnStats }
   | { type: 'error'; id: number; name: string; message: string };

@@ -24,7 +24,7 @@ const init = workerData as WorkerInit;
 
 let loaded: LoadedLlava | null = null;
 try {
-  loaded = loadLlava(init.dir, { visionTower: init.visionTower, quant: init.quant });
+  loaded = loadLlava(init.dir, { visionTower: init.visionTower, mmproj: init.mmproj, quant: init.quant });
   post({
     type: 'ready',
     info: {
