@@ -35,6 +35,10 @@ export interface LlamaCppModel {
 export interface LlamaCpp {
   /** llama.cpp's build and CPU flags, as node-llama-cpp reports them. */
   systemInfo: string;
+  /**
+   * Loads a GGUF on the CPU. One thread by default: this model is tiny, and llama.cpp's worker threads
+   * spin-wait, which on a loaded machine costs far more than it saves.
+   */
   load(ggufPath: string, opts?: { contextSize?: number; threads?: number }): Promise<LlamaCppModel>;
   dispose(): Promise<void>;
 }
@@ -58,7 +62,7 @@ export async function openLlamaCpp(): Promise<LlamaCpp | { reason: string }> {
 async function loadModel(llama: Llama, file: string, opts: { contextSize?: number; threads?: number }): Promise<LlamaCppModel> {
   const model: LlamaModel = await llama.loadModel({ modelPath: file, gpuLayers: 0, useMmap: false });
   const context: LlamaContext = await model.createContext({
-    contextSize: opts.contextSize ?? 256, batchSize: opts.contextSize ?? 256, sequences: 1, threads: opts.threads ?? 2,
+    contextSize: opts.contextSize ?? 256, batchSize: opts.contextSize ?? 256, sequences: 1, threads: opts.threads ?? 1,
   });
   const sequence: LlamaContextSequence = context.getSequence();
   const vocab = [...model.iterateAllTokens()].length;

@@ -13,19 +13,7 @@ import { loadTokenizer, type LlamaTokenizer } from '../../src/tokenizer/index.js
 import { loadLlava, type LoadedLlava } from '../../src/models/llava/load.js';
 import { greedyWithMargins } from './greedy-margins.js';
 import { FULL_VOCAB, writeMarginModel } from './margin-model.js';
-import { ALPHABET, BOS_ID, followChain, K, successorTable } from './margin-spec.js';
-
-/** Prompts of alphabet words (the model continues after their last two words). */
-export const CHAIN_PROMPTS = [
-  'apple river',
-  'stone cloud green house',
-  'winter summer yellow orange pocket castle planet engine',
-  'doctor island',
-];
-/** New tokens per continuation (the issue asks for ≥ 32). */
-export const CONTINUATION = 40;
-/** The smallest top-1 margin at which token equality still means something under quantization noise. */
-export const MIN_MARGIN = 0.05;
+import { ALPHABET, BOS_ID, CHAIN_PROMPTS, CONTINUATION, followChain, K, MIN_MARGIN, successorTable } from './margin-spec.js';
 
 const tmp = mkdtempSync(path.join(os.tmpdir(), 'llava-margin-'));
 const dir = path.join(tmp, 'hf');

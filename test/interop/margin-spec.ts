@@ -37,6 +37,18 @@ export const TEXT_DIMS = {
   rmsNormEps: 1e-5,
 } as const;
 
+/** Prompts of alphabet words (the model continues after their last two words). */
+export const CHAIN_PROMPTS = [
+  'apple river',
+  'stone cloud green house',
+  'winter summer yellow orange pocket castle planet engine',
+  'doctor island',
+];
+/** New tokens per continuation (the issue asks for ≥ 32). */
+export const CONTINUATION = 40;
+/** The smallest top-1 margin at which token equality still means something under quantization noise. */
+export const MIN_MARGIN = 0.05;
+
 const TABLE_SEED = 20261126;
 
 /** T[prev][cur]: the word index that follows alphabet indices prev, cur. */
