@@ -7,9 +7,9 @@
  * 192, untied head) is trained once on the successor task of margin-spec.ts by train-margin-model.ts over
  * a 33-id vocabulary (the 32 alphabet words + BOS); those ~100k trained values are the committed
  * test/fixtures/interop/margin-core.safetensors. Here they are expanded to the real vocabulary: the rows of
- * the alphabet ids and BOS come from the core, every other embedding row is seeded noise of the trained
- * rows' scale (prompts never use them), every other head row seeded noise at 5% of the trained rows'
- * scale, so those ids score near zero, far below the chosen word. The vision tower and projector are the
+ * the alphabet ids and BOS come from the core, every other embedding row is seeded uniform noise of the
+ * trained rows' rms (prompts never use them), every other head row seeded noise at 5% of the trained rows'
+ * rms, so those ids score near zero, far below the chosen word. The vision tower and projector are the
  * golden tiny fixture's (their output width is this decoder's 64); images play no part in the test.
  *
  * Not here: training (train-margin-model.ts), the task (margin-spec.ts), GGUF or llama.cpp.
@@ -83,7 +83,9 @@ function expand(core: Tensor, noiseScale: number, seed: number): Tensor {
   const std = noiseScale * rms(src, rows.values(), D);
   const rng = new Rng(seed);
   const out = new Float32Array(FULL_VOCAB * D);
-  for (let i = 0; i < out.length; i++) out[i] = rng.normal() * std;
+  // Uniform noise of that rms: as good as normal here and ~30× cheaper for 2M values.
+  const scale = (2 * Math.sqrt(3) * std) / 2 ** 32;
+  for (let i = 0; i < out.length; i++) out[i] = (rng.nextU32() - 2 ** 31) * scale;
   for (const [id, r] of rows) out.set(src.subarray(r * D, (r + 1) * D), id * D);
   return tensor(out, { shape: [FULL_VOCAB, D] });
 }

@@ -15,7 +15,7 @@
  * with T[previous][current]; the weights are the LLaMA decoder over a 33-id vocabulary (32 words + BOS)
  * with an untied head. Adam with warm-up and cosine decay; the last 40% of the steps are quantization-aware
  * (forward at the f32, q8_0 or q4_0 round trip of the weights in turn, updates on the f32 masters), since
- * q4_0 rounding alone cut the plainly trained margins from ~15 to ~0.4 logits. Then a check over chains
+ * plainly trained weights broke chains at q4_0 (tens of wrong tokens over all pairs). Then a check over chains
  * from every word pair in each stored form; the summary goes into the file's metadata.
  *
  * Not here: the full-vocabulary expansion, model folders, llama.cpp (margin-model.ts, llamacpp.ts).
@@ -30,7 +30,7 @@ import { ROOT } from '../helpers/tiny-llava.js';
 import { coreConfig, coreNames, CORE_FILE } from './margin-model.js';
 import { followChain, K, successorTable, TRAIN_VOCAB } from './margin-spec.js';
 
-const steps = Number(process.argv[2] ?? 1500);
+const steps = Number(process.argv[2] ?? 2000);
 const B = 16;
 const L = 64;
 const T = successorTable();
