@@ -9,6 +9,9 @@
  * addon returns the softmax of the raw logits over the whole vocabulary, so the top-1 margin in logits is
  * ln p₁ − ln p₂ (softmax is shift-invariant; float32 probabilities keep it to ~1e-6 for margins below ~80).
  *
+ * The context keeps its KV cache in f32 (llama.cpp's default is f16; ours is f32) so that the two sides do
+ * the same arithmetic wherever the weights' storage allows it.
+ *
  * `openLlamaCpp` answers a reason instead of an instance when node-llama-cpp cannot load on this platform,
  * so the test can skip saying why; any other failure (a GGUF it rejects, a bad token) throws.
  *
@@ -25,8 +28,11 @@ export interface GreedyStep {
 export interface LlamaCppModel {
   /** llama.cpp's tokenization of `text` (no BOS is added; `special` parses `<s>`, `<image>` … as tokens). */
   tokenize(text: string, special: boolean): number[];
-  /** Greedy continuation of `ids` by `n` tokens (stops early only at an end-of-generation token). */
-  greedy(ids: readonly number[], n: number): Promise<GreedyStep[]>;
+  /**
+   * Greedy continuation of `ids` by `n` tokens (stops early only at an end-of-generation token). Reading
+   * the distribution costs ~10× the step on this tiny model; `margins: false` skips it (margins are NaN).
+   */
+  greedy(ids: readonly number[], n: number, opts?: { margins?: boolean }): Promise<GreedyStep[]>;
   /** llama.cpp's vocabulary size and its reading of the BOS/EOS ids from the GGUF metadata. */
   readonly info: { vocab: number; bos: number | null; eos: number | null };
   dispose(): Promise<void>;
@@ -63,22 +69,28 @@ async function loadModel(llama: Llama, file: string, opts: { contextSize?: numbe
   const model: LlamaModel = await llama.loadModel({ modelPath: file, gpuLayers: 0, useMmap: false });
   const context: LlamaContext = await model.createContext({
     contextSize: opts.contextSize ?? 256, batchSize: opts.contextSize ?? 256, sequences: 1, threads: opts.threads ?? 1,
+    // An f32 cache and plain attention: llama.cpp's default f16 cache (and the f16 Q·K it implies) nudges
+    // activations enough to flip q8_0 roundings of the next matmul's inputs, which moves q8_0/q4_0 logits by
+    // ~0.1–0.4; with f32 they match ours to the last printed digit.
+    experimentalKvCacheKeyType: 'F32', experimentalKvCacheValueType: 'F32', flashAttention: false,
   });
   const sequence: LlamaContextSequence = context.getSequence();
   const vocab = [...model.iterateAllTokens()].length;
   return {
     info: { vocab, bos: model.tokens.bos, eos: model.tokens.eos },
     tokenize: (text, special) => [...model.tokenize(text, special)],
-    greedy: async (ids, n) => {
+    greedy: async (ids, n, o) => {
       await sequence.clearHistory();
+      const margins = o?.margins ?? true;
       const steps: GreedyStep[] = [];
       let input: number[] = [...ids];
       while (steps.length < n) {
-        const items = input.map((t, i) => (i < input.length - 1 ? t : [t, { generateNext: { token: true, probabilities: true, options: { temperature: 0 } } }] as const));
+        const generateNext = { token: true, probabilities: margins, options: { temperature: 0 } };
+        const items = input.map((t, i) => (i < input.length - 1 ? t : [t, { generateNext }] as const));
         const out = await sequence.controlledEvaluate(items as Parameters<LlamaContextSequence['controlledEvaluate']>[0]);
         const next = out[input.length - 1]?.next;
-        if (next?.token == null || !next.probabilities) throw new Error(`llama.cpp produced no token at step ${steps.length}`);
-        steps.push({ token: next.token, margin: marginOf(next.token, next.probabilities) });
+        if (next?.token == null || (margins && !next.probabilities)) throw new Error(`llama.cpp produced no token at step ${steps.length}`);
+        steps.push({ token: next.token, margin: margins ? marginOf(next.token, next.probabilities!) : NaN });
         if (next.token === model.tokens.eos) break;
         input = [next.token];
       }
@@ -91,10 +103,11 @@ async function loadModel(llama: Llama, file: string, opts: { contextSize?: numbe
   };
 }
 
-/** ln p(chosen) − max over others of ln p (the logit gap: softmax cancels the normalizer). */
+/**
+ * ln p(chosen) − ln p(runner-up): the logit gap (softmax cancels the normalizer). The addon returns the
+ * distribution sorted by logit, so the runner-up is the first other entry.
+ */
 function marginOf(token: number, probs: Map<number, number>): number {
-  let best = -Infinity;
-  for (const [t, p] of probs) if (t !== token && p > best) best = p;
-  const p1 = probs.get(token)!;
-  return best > 0 ? Math.log(p1) - Math.log(best) : Infinity;
+  for (const [t, p] of probs) if (t !== token) return p > 0 ? Math.log(probs.get(token)!) - Math.log(p) : Infinity;
+  return Infinity;
 }

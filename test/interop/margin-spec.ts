@@ -7,6 +7,8 @@
  * (the gated MLP). Each column `T[·][cur]` is a permutation, so the map on word pairs is a bijection and
  * chains do not fall into short cycles.
  *
+ * Also the prompts, continuation length and margin threshold both tests use.
+ *
  * Not here: weights (trained by the trainer, expanded by the generator) or any model code.
  */
 import { Rng } from '../../src/engine/random.js';
@@ -42,7 +44,6 @@ export const CHAIN_PROMPTS = [
   'apple river',
   'stone cloud green house',
   'winter summer yellow orange pocket castle planet engine',
-  'doctor island',
 ];
 /** New tokens per continuation (the issue asks for ≥ 32). */
 export const CONTINUATION = 40;
