@@ -12,18 +12,14 @@
  * this measures the GEMM, not the allocation of a fresh 64 MB output (page faults) that an op call adds.
  * Torch has no fast CPU f16 GEMM, so f16 rows are compared with torch's f32 time for the same shape.
  *
- * Torch: the system python (/usr/bin/python3, then python3 on PATH) with Debian's python3-torch. Its BLAS
- * is whatever libblas.so.3 resolves to: install libopenblas0-pthread (update-alternatives then selects
- * OpenBLAS) or torch runs the reference BLAS at a few GFLOP/s; the bench prints the BLAS actually mapped
- * into the python process. Without torch the bench still runs and says so.
+ * Torch: see bench/torch.ts (the BLAS it runs is printed). Without torch the bench still runs and says so.
  *
  * Not here: small-M (decode) shapes (bench decode), per-call overhead (bench overhead).
  */
-import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import { linalgKernels } from '../src/backends/native/linalg.js';
 import { Tensor, randn, to, type DType } from '../src/index.js';
+import { describeTorch, LoadMeter, startTorch } from './torch.js';
 import { median, nowMs, printTable, probeBandwidth, probeFmaPeak, setThreads } from './util.js';
 
 interface Shape {
@@ -60,34 +56,11 @@ function repsFor(flops: number, threads: number): number {
   return flops / threads > 60e9 ? 3 : 5;
 }
 
-// ---- PyTorch peer ----
+// ---- PyTorch peer: one GEMM shape per request ----
 
-const TORCH_SERVER = String.raw`
-import ctypes, json, os, re, sys, time
-import torch
-torch.set_num_threads(int(os.environ.get('BENCH_THREADS', '2')))
-def blas():
-    libs = []
-    for line in open('/proc/self/maps'):
-        p = line.split()[-1] if len(line.split()) >= 6 else ''
-        if re.search(r'(blas|mkl|blis)', os.path.basename(p), re.I) and p not in libs:
-            libs.append(p)
-    name = 'BLAS_INFO=' + torch.__config__.show().split('BLAS_INFO=')[-1].split(',')[0]
-    for p in libs:
-        try:
-            f = ctypes.CDLL(p).openblas_get_config
-            f.restype = ctypes.c_char_p
-            name = 'OpenBLAS ' + f().decode().replace('OpenBLAS ', '')
-            break
-        except Exception:
-            pass
-    return name, libs
-x = torch.randn(64, 64); x @ x
-name, libs = blas()
-print(json.dumps({'ready': True, 'torch': torch.__version__, 'blas': name, 'libs': libs, 'threads': torch.get_num_threads()}), flush=True)
-for line in sys.stdin:
-    q = json.loads(line)
-    m, n, k, reps = q['m'], q['n'], q['k'], q['reps']
+const TORCH_GEMM = String.raw`
+def handle(q):
+    m, n, k = q['m'], q['n'], q['k']
     a = torch.randn(m, k)
     if q['op'] == 'linear':
         w = torch.randn(n, k)
@@ -95,124 +68,8 @@ for line in sys.stdin:
     else:
         b = torch.randn(k, n)
         f = lambda: torch.mm(a, b)
-    with torch.no_grad():
-        f()
-        ts = []
-        for _ in range(reps):
-            t0 = time.perf_counter(); f(); ts.append(time.perf_counter() - t0)
-    ts.sort()
-    print(json.dumps({'ms': ts[len(ts) // 2] * 1e3}), flush=True)
+    return {'ms': median_seconds(f, q['reps']) * 1e3}
 `;
-
-interface Torch {
-  /** BLAS torch calls into (OpenBLAS's own config string when it is OpenBLAS). */
-  blas: string;
-  /** Shared libraries of BLAS kind mapped into the python process. */
-  libs: string[];
-  version: string;
-  pid: number | undefined;
-  measure(s: Shape, reps: number): Promise<number>;
-  close(): void;
-}
-
-/** The python with torch: the system one first (a python3 on PATH may be another without torch). */
-function findPython(): string | null {
-  for (const py of ['/usr/bin/python3', 'python3']) {
-    const r = spawnSync(py, ['-c', 'import torch'], { stdio: 'ignore', timeout: 60_000 });
-    if (r.status === 0) return py;
-  }
-  return null;
-}
-
-async function startTorch(threads: number): Promise<Torch | string> {
-  const py = findPython();
-  if (!py) return 'python3 with torch not found (apt-get install python3-torch libopenblas0-pthread)';
-  const env = { ...process.env, BENCH_THREADS: String(threads), OMP_NUM_THREADS: String(threads), OPENBLAS_NUM_THREADS: String(threads) };
-  const child: ChildProcessWithoutNullStreams = spawn(py, ['-c', TORCH_SERVER], { env });
-  let buf = '';
-  let stderr = '';
-  let exited: string | null = null;
-  const waiting: { resolve: (line: string) => void; reject: (e: Error) => void }[] = [];
-  child.stderr.on('data', (d) => (stderr += d));
-  child.stdout.on('data', (d) => {
-    buf += d;
-    for (let i = buf.indexOf('\n'); i >= 0; i = buf.indexOf('\n')) {
-      const line = buf.slice(0, i);
-      buf = buf.slice(i + 1);
-      waiting.shift()?.resolve(line);
-    }
-  });
-  child.on('exit', (code) => {
-    exited = `torch exited (${code}): ${stderr.trim().split('\n').pop() ?? ''}`;
-    for (const w of waiting.splice(0)) w.reject(new Error(exited));
-  });
-  const next = () =>
-    new Promise<string>((resolve, reject) => {
-      if (exited) reject(new Error(exited));
-      else waiting.push({ resolve, reject });
-    });
-  try {
-    const hello = JSON.parse(await next()) as { blas: string; libs: string[]; torch: string };
-    return {
-      blas: hello.blas,
-      libs: hello.libs,
-      version: hello.torch,
-      pid: child.pid,
-      async measure(s, reps) {
-        child.stdin.write(JSON.stringify({ op: s.op, m: s.m, n: s.n, k: s.k, reps }) + '\n');
-        return (JSON.parse(await next()) as { ms: number }).ms;
-      },
-      close: () => child.stdin.end(),
-    };
-  } catch (e) {
-    child.kill();
-    return (e as Error).message;
-  }
-}
-
-// ---- how busy the machine was with other work ----
-
-/** Busy CPU seconds of the whole machine so far (/proc/stat), or null off Linux. */
-function machineBusySeconds(): number | null {
-  try {
-    const f = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
-    // user nice system idle iowait irq softirq steal
-    const busy = f[0]! + f[1]! + f[2]! + f[5]! + f[6]! + (f[7] ?? 0);
-    return busy / 100; // USER_HZ
-  } catch {
-    return null;
-  }
-}
-
-/** CPU seconds used by a process (/proc/<pid>/stat), 0 when unknown. */
-function processSeconds(pid: number | undefined): number {
-  if (pid === undefined) return 0;
-  try {
-    const st = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const f = st.slice(st.lastIndexOf(')') + 2).split(' ');
-    return (Number(f[11]) + Number(f[12])) / 100;
-  } catch {
-    return 0;
-  }
-}
-
-/** Cores' worth of other processes' work between two readings (machine busy time minus ours). */
-class LoadMeter {
-  private busy0 = machineBusySeconds();
-  private self0 = process.cpuUsage();
-  private t0 = nowMs();
-  private child0: number;
-  constructor(private childPid?: number) {
-    this.child0 = processSeconds(childPid);
-  }
-  otherCores(): number | null {
-    const busy = machineBusySeconds();
-    if (busy === null || this.busy0 === null) return null;
-    const self = process.cpuUsage(this.self0);
-    const ours = (self.user + self.system) / 1e6 + processSeconds(this.childPid) - this.child0;
-    return Math.max(0, (busy - this.busy0 - ours) / ((nowMs() - this.t0) / 1000));
-  }
-}
 
 // ---- ours ----
 
@@ -254,11 +111,9 @@ export async function run(args: string[]): Promise<void> {
     `${os.loadavg().map((x) => x.toFixed(2)).join(' ')}\n`);
   const runMeter = new LoadMeter();
   const first = probes();
-  const torch = await startTorch(2);
+  const torch = await startTorch(2, TORCH_GEMM);
   const torchBlas = typeof torch === 'string' ? null : torch.blas;
-  process.stdout.write(typeof torch === 'string' ? `PyTorch: unavailable (${torch})\n`
-    : `PyTorch ${torch.version}, 2 threads, BLAS: ${torch.blas} (mapped: ${torch.libs.join(', ') || 'none'})` +
-      `${/openblas|mkl|blis/i.test(torch.blas) ? '' : ' — a reference BLAS: install libopenblas0-pthread or select it with update-alternatives --config libblas.so.3-x86_64-linux-gnu'}\n`);
+  process.stdout.write(describeTorch(torch, 2) + '\n');
 
   interface Measured extends Omit<Row, 'pct_of_peak'> {
     other: number | null;
@@ -281,7 +136,7 @@ export async function run(args: string[]): Promise<void> {
         let tg: number | null = null;
         if (threads === 2 && typeof torch !== 'string') {
           const key = `${s.op} ${s.m} ${s.n} ${s.k}`;
-          if (!torchF32.has(key)) torchF32.set(key, flops / ((await torch.measure(s, repsFor(flops, 2))) * 1e6));
+          if (!torchF32.has(key)) torchF32.set(key, flops / ((await torch.request<{ ms: number }>({ op: s.op, m: s.m, n: s.n, k: s.k, reps: repsFor(flops, 2) })).ms * 1e6));
           tg = torchF32.get(key)!;
         }
         measured.push({

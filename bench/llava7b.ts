@@ -8,7 +8,7 @@
  * make the answer meaningless, only memory and time are reported.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -86,6 +86,17 @@ async function writeCheckpoint(dir: string): Promise<void> {
   writeFileSync(path.join(dir, 'config.json'), JSON.stringify(CONFIG, null, 2));
   writeFileSync(path.join(dir, 'preprocessor_config.json'), JSON.stringify(PREPROCESSOR, null, 2));
   writeFileSync(path.join(dir, 'generation_config.json'), JSON.stringify({ bos_token_id: 1, eos_token_id: 2, pad_token_id: 32001 }));
+  // The demo model's tokenizer (LLaMA's, with <image> and <pad> added as llava-hf has them) so that
+  // generation can decode text.
+  for (const f of ['tokenizer.model', 'tokenizer_config.json']) copyFileSync(path.join(ROOT, 'assets', 'tiny-llava-1.5-hf', f), path.join(dir, f));
+}
+
+/** The 7B-shaped checkpoint in `dir`, written first when it is not there yet (about 14 GB, a few minutes). */
+export async function ensureLlava7b(dir: string): Promise<void> {
+  if (existsSync(path.join(dir, 'model.safetensors.index.json')) && existsSync(path.join(dir, 'tokenizer.model'))) return;
+  const t0 = performance.now();
+  await writeCheckpoint(dir);
+  process.stdout.write(`wrote ${dir} in ${((performance.now() - t0) / 1000).toFixed(0)} s\n`);
 }
 
 function measured(args: string[]): { rssMiB: number; seconds: number; stdout: string; phases: string } {
@@ -103,11 +114,7 @@ function measured(args: string[]): { rssMiB: number; seconds: number; stdout: st
 export async function run(args: string[]): Promise<void> {
   const at = args.indexOf('--dir');
   const dir = at >= 0 ? args[at + 1]! : path.join(os.tmpdir(), 'llava7b');
-  if (!existsSync(path.join(dir, 'model.safetensors.index.json'))) {
-    const t0 = performance.now();
-    await writeCheckpoint(dir);
-    process.stdout.write(`wrote ${dir} in ${((performance.now() - t0) / 1000).toFixed(0)} s\n`);
-  }
+  await ensureLlava7b(dir);
   const inspect = measured(['inspect', '--model', dir, '--json']);
   const ids = [1, 3148, 1001, 29901, 29871, 32000, 29871, 13, 22933, 9047, 13566, 29901];
   const image = path.join(ROOT, 'test', 'fixtures', 'tiny-llava-hf', 'image.png');

@@ -8,12 +8,17 @@ export { setNativeIsa, nativeIsa, type IsaLevel } from './backends/native/addon.
 
 // Generation: models loaded in a worker thread, streamed replies, sampling. (Imported from the client
 // module directly: the tokenizer, image decoding and the model code load in the worker only.)
-export { generate, loadModel, Model, type LoadModelOptions } from './generate/client.js';
+export { generate, generateBatch, loadModel, Model, type LoadModelOptions } from './generate/client.js';
+export type { BatchSummary } from './generate/batch.js';
+export type { WeightQuant } from './models/llama/quant.js';
 export { ChatSession, type RemoteChatOptions as ChatSessionOptions } from './generate/chat-client.js';
 export type { ChatNotice, ChatPiece, SendOptions, TurnStats } from './generate/chat.js';
 export type { ChatTurn } from './generate/chat-prompt.js';
 export type { GenerationSummary } from './generate/core.js';
-export { DEFAULTS as GENERATION_DEFAULTS, type FinishReason, type GenerateOptions, type ImageInput, type Piece, type PrefillProgress } from './generate/options.js';
+export {
+  DEFAULTS as GENERATION_DEFAULTS, type BatchOptions, type BatchPiece, type BatchRequest, type FinishReason, type GenerateOptions, type ImageInput, type Piece,
+  type PrefillProgress,
+} from './generate/options.js';
 export type { ModelInfo } from './generate/protocol.js';
 export type { SamplingOptions } from './generate/sampling.js';
 

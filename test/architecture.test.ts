@@ -56,7 +56,7 @@ const ALLOWED: Record<string, string[]> = {
   vision: ['engine'],
   'models/clip': ['engine', 'nn', 'io'],
   'models/llama': ['engine', 'nn', 'io'],
-  'models/llava': ['engine', 'nn', 'io', 'models/clip', 'models/llama'],
+  'models/llava': ['engine', 'nn', 'io', 'tokenizer', 'models/clip', 'models/llama'],
   models: ['engine', 'nn', 'io', 'models/clip', 'models/llama', 'models/llava'],
   data: ['engine', 'tokenizer', 'vision'],
   train: ['engine', 'nn', 'io', 'data', 'tokenizer', 'vision', 'models', 'models/clip', 'models/llama', 'models/llava'],

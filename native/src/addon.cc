@@ -8,6 +8,7 @@
 //   mallocTuned()                   -> whether the malloc retention below is active
 //   mapFile(path, willneed?)        -> { handle, bytes, maxView }: a private mapping of the whole file (mmap.h)
 //   mapView(handle, offset, length) -> ArrayBuffer over a range of it (both absent where files cannot be mapped)
+//   mapRelease(view)                -> bytes of the view's resident pages handed back to the OS (view stays valid)
 //
 // Typed arrays are passed by pointer: the kernel reads and writes JS memory directly. Kernel errors
 // (std::exception) become JS exceptions.
@@ -208,6 +209,24 @@ Napi::Value MapView(const Napi::CallbackInfo& info) {
   return Napi::ArrayBuffer::New(env, p, static_cast<size_t>(len), [s](Napi::Env, void*) { release_mapping(s); });
 }
 
+// mapRelease(arrayBuffer) -> bytes released: the resident pages of a view from mapView go back to the OS
+// (mmap.h release_pages); the view stays valid. Only a buffer lying inside a live mapping is accepted, so
+// ordinary memory can never be discarded by mistake.
+Napi::Value MapRelease(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsArrayBuffer()) throw Napi::TypeError::New(env, "mapRelease(view: ArrayBuffer)");
+  Napi::ArrayBuffer b = info[0].As<Napi::ArrayBuffer>();
+  const auto* p = static_cast<const uint8_t*>(b.Data());
+  const size_t len = b.ByteLength();
+  for (SharedMapping* s : live_mappings()) {
+    const auto* base = static_cast<const uint8_t*>(s->m.data);
+    if (p != nullptr && p >= base && len <= s->m.bytes && static_cast<size_t>(p - base) <= s->m.bytes - len) {
+      return Napi::Number::New(env, static_cast<double>(release_pages(const_cast<uint8_t*>(p), len)));
+    }
+  }
+  throw Napi::TypeError::New(env, "mapRelease: the buffer is not a view of a file mapping");
+}
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("kernels", Napi::Function::New(env, Kernels));
   exports.Set("resolve", Napi::Function::New(env, Resolve));
@@ -219,6 +238,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   if (file_mapping_supported()) {
     exports.Set("mapFile", Napi::Function::New(env, MapFile));
     exports.Set("mapView", Napi::Function::New(env, MapView));
+    exports.Set("mapRelease", Napi::Function::New(env, MapRelease));
   }
   return exports;
 }

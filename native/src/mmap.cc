@@ -26,6 +26,8 @@ FileMapping map_file(const std::string& path, bool) {
 
 void unmap_file(void*, size_t) {}
 
+size_t release_pages(void*, size_t) { return 0; }
+
 #else
 
 namespace {
@@ -75,6 +77,18 @@ FileMapping map_file(const std::string& path, bool willneed) {
 
 void unmap_file(void* data, size_t bytes) {
   if (data) ::munmap(data, bytes);
+}
+
+size_t release_pages(void* data, size_t bytes) {
+  const long page_size = ::sysconf(_SC_PAGESIZE);
+  if (page_size <= 0 || data == nullptr || bytes == 0) return 0;
+  const uintptr_t page = static_cast<uintptr_t>(page_size);
+  // Only whole pages: the partial pages at either end may hold a neighbouring tensor still in use.
+  const uintptr_t begin = (reinterpret_cast<uintptr_t>(data) + page - 1) / page * page;
+  const uintptr_t end = (reinterpret_cast<uintptr_t>(data) + bytes) / page * page;
+  if (end <= begin) return 0;
+  if (::madvise(reinterpret_cast<void*>(begin), end - begin, MADV_DONTNEED) != 0) return 0;
+  return end - begin;
 }
 
 #endif

@@ -32,4 +32,11 @@ FileMapping map_file(const std::string& path, bool willneed);
 // Releases a mapping from map_file (called by the ArrayBuffer finalizer).
 void unmap_file(void* data, size_t bytes);
 
+// Drops this process's resident pages wholly inside [data, data + bytes) of a mapping (MADV_DONTNEED), so
+// that memory read once (e.g. weights quantized at load) stops counting in the process's RSS. The contents
+// stay readable: a later access faults the page back in from the file. Copy-on-write pages (written through
+// a view) are discarded with the rest and read back from the file. Returns the bytes released (0 where the
+// platform cannot).
+size_t release_pages(void* data, size_t bytes);
+
 }  // namespace llava

@@ -18,30 +18,39 @@
  * hint and a second one in a row exits. An unreadable image given to `/image` leaves the conversation as
  * it was.
  *
+ * The model and the conversation live in the model's worker thread (the public, worker-backed ChatSession),
+ * so this thread only reads keys and prints: a Ctrl-C during a long prefill (a minute on a 7B model) stops
+ * it after the decoder layer in progress, and the reply ends before its first token. A prefill that lasts
+ * more than a second shows its progress (decoder layers) on a terminal's stderr until the reply starts.
+ *
+ * Exit status: 0, or 1 when stdin is not a terminal and any input line failed (a reply or a command ended in
+ * an error); the remaining lines are still answered. On a terminal the chat goes on after an error.
+ *
  * Replies are sampled as `llava run` samples (the reference CLI's temperature 0.2 by default; the same
  * sampling flags, and --seed, which makes every reply reproducible; --temperature 0 is greedy).
  *
- * The in-thread ChatSession is used (it takes --pad/--crop and reports the cache reuse): the event loop runs
- * between tokens, so Ctrl-C and typing work while a reply streams; during a prefill they wait, and a Ctrl-C
- * pressed then stops the reply before its first token.
- *
  * Not here: the sampling and the conversation logic themselves (generate/sampling.ts, ChatSession).
  */
-import '../backends/index.js';
 import path from 'node:path';
 import readline from 'node:readline';
-import { ChatSession, DEFAULT_MAX_NEW_TOKENS, loadChatModel, samplingNextToken, type ChatModel, type SendOptions, type TurnStats } from '../generate/chat.js';
+import type { SendOptions, TurnStats } from '../generate/chat.js';
+import { ChatSession } from '../generate/chat-client.js';
+import { loadModel } from '../generate/client.js';
+import { DEFAULTS, type PrefillProgress } from '../generate/options.js';
+import { validateSampling } from '../generate/sampling.js';
 import { infoOnce } from '../util/log.js';
 import { decodeImage, type RgbImage } from '../vision/decode.js';
 import { pyStrip } from '../generate/chat-text.js';
 import { LineQueue, MutableOutput } from './chat-input.js';
 import { chatRecord, writeFileAtomic } from './chat-record.js';
-import { DEFAULT_MODEL, samplingFlags, type GenerationFlags } from './run.js';
+import { DEFAULT_MODEL, quantFlag, samplingFlags, type GenerationFlags } from './run.js';
 
 export interface ChatOptions extends GenerationFlags {
   /** Absent: the embedded tiny demo model and its image (unless --image is given). */
   model?: string;
   visionTower?: string;
+  /** The mmproj GGUF of a text `.gguf` --model. */
+  mmproj?: string;
   image?: string;
   template?: string;
   system?: string;
@@ -75,15 +84,19 @@ class ChatCli {
   private image: { path: string; rgb: RgbImage } | null = null;
   private reply: AbortController | null = null;
   private idleInterrupts = 0;
+  /** Input lines that ended in an error (the exit status of a piped chat). */
+  private failures = 0;
 
-  constructor(private readonly model: ChatModel, private readonly session: ChatSession, private readonly sendOptions: SendOptions) {}
+  constructor(private readonly session: ChatSession, private readonly sendOptions: Omit<SendOptions, 'nextToken'>) {}
 
   /** A line on stderr that is not an error (dimmed on a terminal). */
   private note(msg: string): void {
     process.stderr.write(this.dim ? `\x1b[2m${msg}\x1b[0m\n` : `${msg}\n`);
   }
 
+  /** An input line failed: its error on stderr. */
   private error(msg: string): void {
+    this.failures++;
     process.stderr.write(`llava: ${msg}\n`);
   }
 
@@ -106,14 +119,10 @@ class ChatCli {
     }
   };
 
-  /** Decode an image file (the errors name it); the session gets the decoded pixels so it cannot fail later on the file. */
-  private async decode(file: string): Promise<RgbImage> {
-    const prep = this.model.preprocess;
-    return decodeImage(file, { autoOrient: prep?.autoOrient, maxPixels: prep?.maxPixels });
-  }
-
   async setImage(file: string): Promise<void> {
-    const rgb = await this.decode(file);
+    // Decoded here (the errors name the file): a file that is no image leaves the session untouched, and
+    // the session gets pixels that cannot fail later.
+    const rgb = await decodeImage(file);
     const previous = this.image;
     try {
       await this.session.setImage(rgb);
@@ -168,6 +177,9 @@ class ChatCli {
       closing = true;
       rl.close();
     }
+    if (!this.interactive && this.failures > 0) {
+      throw new Error(`${this.failures} input line${this.failures === 1 ? '' : 's'} failed (errors above)`);
+    }
   }
 
   /** One input line; false ends the chat. */
@@ -184,7 +196,7 @@ class ChatCli {
         case '/exit':
           return false;
         case '/reset':
-          this.session.reset();
+          await this.session.reset();
           this.note('(new conversation)');
           return true;
         case '/image': {
@@ -218,29 +230,36 @@ class ChatCli {
     const before = this.session.lastTurn;
     const ctrl = new AbortController();
     this.reply = ctrl;
+    const prefill = new PrefillDisplay(process.stderr.isTTY === true, this.dim);
     // What is printed is the reply stripped as the session stores it: leading white space is skipped and
     // trailing white space held until more text follows it.
     let raw = '';
     let shown = '';
     const show = (visible: string) => {
       if (visible.length > shown.length && visible.startsWith(shown)) {
+        prefill.clear();
         const more = visible.slice(shown.length);
         process.stdout.write(this.terminalOut ? forTerminal(more) : more);
         shown = visible;
       }
     };
     try {
-      for await (const piece of this.session.send(text, { ...this.sendOptions, signal: ctrl.signal })) {
+      const options = { ...this.sendOptions, signal: ctrl.signal, onPrefillProgress: (p: PrefillProgress) => prefill.update(p) };
+      for await (const piece of this.session.send(text, options)) {
         raw += piece.text;
         show(pyStrip(raw));
       }
     } catch (e) {
+      prefill.clear();
       if (shown) process.stdout.write('\n');
-      this.error(e instanceof Error ? e.message : String(e));
+      // An interrupt that came before the worker took the request ends it as an abort: not a failure.
+      if (ctrl.signal.aborted && e instanceof Error && e.name === 'AbortError') this.note('[interrupted before the first token]');
+      else this.error(e instanceof Error ? e.message : String(e));
       return;
     } finally {
       this.reply = null;
     }
+    prefill.clear();
     const stats = this.session.lastTurn;
     const recorded = stats !== before && stats !== null;
     // An interrupted reply may end with text the stream still held (part of a character, or what could have
@@ -248,7 +267,37 @@ class ChatCli {
     if (recorded) show(this.session.history.at(-1)!.content);
     process.stdout.write('\n');
     if (recorded) this.note(statsLine(stats));
-    else this.note(ctrl.signal.aborted ? '[interrupted before the first token]' : '[no reply]');
+    else if (!ctrl.signal.aborted) this.note('[no reply]');
+    else {
+      const p = prefill.last;
+      this.note(`[interrupted before the first token${p ? `, in the prefill after layer ${p.layer} of ${p.layers}` : ''}]`);
+    }
+  }
+}
+
+/**
+ * The prefill's progress (decoder layers) on a terminal's stderr, shown once the prefill has lasted a
+ * second and erased when the reply starts; it also remembers the last layer reported (for the note of an
+ * interrupted prefill).
+ */
+class PrefillDisplay {
+  private readonly start = performance.now();
+  private visible = false;
+  last: PrefillProgress | null = null;
+
+  constructor(private readonly terminal: boolean, private readonly dim: boolean) {}
+
+  update(p: PrefillProgress): void {
+    this.last = p;
+    if (!this.terminal || performance.now() - this.start < 1000) return;
+    const text = `(prefill: layer ${p.layer} of ${p.layers})`;
+    process.stderr.write(`\r\x1b[2K${this.dim ? `\x1b[2m${text}\x1b[0m` : text}`);
+    this.visible = true;
+  }
+
+  clear(): void {
+    if (this.visible) process.stderr.write('\r\x1b[2K');
+    this.visible = false;
   }
 }
 
@@ -278,7 +327,7 @@ export async function chat(opts: ChatOptions): Promise<void> {
   if (opts.pad && opts.crop) throw new Error('give at most one of --pad and --crop');
   const { sampling, seed } = samplingFlags(opts);
   // Checked here so that a bad value stops the chat before it starts, not at every turn.
-  samplingNextToken({ ...sampling, seed });
+  validateSampling(sampling);
   const maxNewTokens = opts.maxNewTokens === undefined ? undefined : positiveInt('--max-new-tokens', opts.maxNewTokens);
   if (opts.kvCache !== 'f32' && opts.kvCache !== 'f16') throw new Error(`--kv-cache must be f32 or f16, got ${JSON.stringify(opts.kvCache)}`);
   const dir = opts.model ?? DEFAULT_MODEL;
@@ -288,19 +337,27 @@ export async function chat(opts: ChatOptions): Promise<void> {
     infoOnce('no --model given: chatting with the embedded tiny demo model (random weights: the pipeline is real, the replies are not meaningful)');
   }
 
-  const model = loadChatModel(dir, { visionTower: opts.visionTower, imageMode: opts.pad ? 'pad' : opts.crop ? 'crop' : undefined });
-  const session = new ChatSession(model, {
-    template: opts.template,
-    system: opts.system,
-    kvCache: opts.kvCache,
-    onNotice: (n) => process.stderr.write(`llava: ${n.message}\n`),
-  });
-  // A short context (such as the demo model's 256 positions) would otherwise be filled by the first reply.
-  const cli = new ChatCli(model, session, {
-    ...sampling,
-    seed,
-    maxNewTokens: maxNewTokens ?? Math.max(1, Math.min(DEFAULT_MAX_NEW_TOKENS, Math.floor(session.contextLength / 4))),
-  });
-  if (image !== undefined) await cli.setImage(image);
-  await cli.run();
+  // --threads reached LLAVA_THREADS (main.ts), which the worker inherits.
+  const model = await loadModel(dir, { visionTower: opts.visionTower, mmproj: opts.mmproj, quant: quantFlag(opts) });
+  try {
+    const session = new ChatSession(model, {
+      template: opts.template,
+      system: opts.system,
+      kvCache: opts.kvCache,
+      imageMode: opts.pad ? 'pad' : opts.crop ? 'crop' : undefined,
+      optionNames: { maxNewTokens: '--max-new-tokens' },
+      onNotice: (n) => process.stderr.write(`llava: ${n.message}\n`),
+    });
+    await session.ready(); // an unknown template or a folder without a tokenizer ends here
+    // A short context (such as the demo model's 256 positions) would otherwise be filled by the first reply.
+    const cli = new ChatCli(session, {
+      ...sampling,
+      seed,
+      maxNewTokens: maxNewTokens ?? Math.max(1, Math.min(DEFAULTS.maxNewTokens, Math.floor(session.contextLength! / 4))),
+    });
+    if (image !== undefined) await cli.setImage(image);
+    await cli.run();
+  } finally {
+    await model.close();
+  }
 }

@@ -13,12 +13,13 @@ import { KNOWN_BUFFERS } from '../models/llava/layouts.js';
 export interface InspectOptions {
   model: string;
   visionTower?: string;
+  mmproj?: string;
   json?: boolean;
 }
 
 interface Tally { tensors: number; parameters: number; bytes: number }
 
-const BYTES: Record<string, number> = { F64: 8, F32: 4, I64: 8, I32: 4, F16: 2, BF16: 2, I16: 2, U8: 1, I8: 1, BOOL: 1 };
+const BYTES: Record<string, number> = { F64: 8, F32: 4, I64: 8, I32: 4, F16: 2, BF16: 2, I16: 2, U8: 1, I8: 1, BOOL: 1, Q8_0: 34 / 32, Q4_0: 18 / 32 };
 
 function tally(): Tally {
   return { tensors: 0, parameters: 0, bytes: 0 };
@@ -31,7 +32,7 @@ function count(into: Tally, numel: number, storedAs: string): void {
 }
 
 export async function inspect(o: InspectOptions): Promise<void> {
-  const d = describeLlava(o.model, { visionTower: o.visionTower });
+  const d = describeLlava(o.model, { visionTower: o.visionTower, mmproj: o.mmproj });
   const { config: c, layout } = d;
   const parts: Record<'languageModel' | 'lmHead' | 'projector' | 'visionTower' | 'visionTowerUnused' | 'ignored', Tally> = {
     languageModel: tally(), lmHead: tally(), projector: tally(), visionTower: tally(), visionTowerUnused: tally(), ignored: tally(),

@@ -24,7 +24,8 @@ function withGeneration(cmd: Command): Command {
     .option('--min-p <p>', 'drop tokens below p times the top probability')
     .option('--repetition-penalty <r>', 'penalize tokens already generated in the reply (HF rule; 1 = off)')
     .option('--seed <n>', 'seed of the sampling draws (default: random)')
-    .option('--threads <n>', 'native compute threads (default: the machine\'s cores)');
+    .option('--threads <n>', 'native compute threads (default: the machine\'s cores)')
+    .option('--quant <type>', 'quantize the language model in memory at load: q8_0 or q4_0 (norms stay f32, the head q8_0)');
 }
 
 const program = new Command();
@@ -79,28 +80,31 @@ program
 program
   .command('inspect')
   .description('describe a LLaVA model folder from its config and checkpoint headers')
-  .requiredOption('--model <dir>', 'model folder')
+  .requiredOption('--model <dir>', 'model folder, or a text .gguf file (with --mmproj)')
   .option('--vision-tower <dir>', 'CLIP tower folder (original LLaVA checkpoints)')
+  .option('--mmproj <file>', 'vision tower + projector GGUF of a text .gguf --model')
   .option('--json', 'print one JSON object')
   .action(async (o) => (await import('./inspect.js')).inspect(o));
 
 withGeneration(program
   .command('run')
   .description('answer about images (streamed with --stream); sampling as the reference CLI by default')
-  .option('--model <dir>', 'model folder (default: the embedded tiny demo model and its image)')
+  .option('--model <dir>', 'model folder or text .gguf file (default: the embedded tiny demo model and its image)')
   .option('--vision-tower <dir>', 'CLIP tower folder (original LLaVA checkpoints)')
+  .option('--mmproj <file>', 'vision tower + projector GGUF of a text .gguf --model')
   .option('--image <file>', 'image file; repeat for several images, in prompt order', (v: string, acc: string[]) => [...acc, v], [] as string[])
   .option('--prompt <text>', 'user prompt (needs the folder\'s tokenizer)')
   .option('--template <name>', 'chat template for --prompt')
   .option('--system <text>', 'system prompt for --prompt (default: the template\'s)')
   .option('--input-ids <ids>', 'prompt token ids, comma-separated (-200 or the image token marks the image)')
-  .option('--max-new-tokens <n>', 'most tokens to generate (bounded by the context)', '512')
+  .option('--max-new-tokens <n>', 'most tokens to generate (default 512, fewer where the context leaves less room)')
   .option('--stream', 'print the reply as it is generated')
   .option('--json', 'print {"input_ids","output_ids","text"} on one line')
   .option('--dump <file>', 'write prefill tensors (f32) to a safetensors file (greedy decoding)')
   .option('--kv-cache <dtype>', 'KV cache storage: f32 or f16', 'f32')
   .option('--pad', 'pad the image to a square first (LLaVA-1.5)')
-  .option('--crop', 'plain CLIP resize and center crop'))
+  .option('--crop', 'plain CLIP resize and center crop')
+  .option('--batch <file>', 'decode the requests of a JSONL file (one {"prompt", "image", sampling fields…} per line) as one batch; prints a JSON line per request'))
   .action(async (o) => {
     useThreads(o);
     return (await import('./run.js')).run(o);
@@ -109,19 +113,33 @@ withGeneration(program
 withGeneration(program
   .command('chat')
   .description('chat about an image: streamed replies, multi-turn history, /image PATH, /reset, /save FILE, /exit')
-  .option('--model <dir>', 'model folder (default: the embedded tiny demo model and its image)')
+  .option('--model <dir>', 'model folder or text .gguf file (default: the embedded tiny demo model and its image)')
   .option('--vision-tower <dir>', 'CLIP tower folder (original LLaVA checkpoints)')
+  .option('--mmproj <file>', 'vision tower + projector GGUF of a text .gguf --model')
   .option('--image <file>', 'image of the conversation (change it later with /image PATH)')
   .option('--template <name>', 'chat template (default: chosen for the model)')
   .option('--system <text>', 'replace the template\'s system prompt')
   .option('--max-new-tokens <n>', 'most tokens per reply (default 512, or a quarter of the model\'s context if less)')
   .option('--kv-cache <dtype>', 'KV cache storage: f32 or f16', 'f32')
   .option('--pad', 'pad the image to a square first (LLaVA-1.5)')
-  .option('--crop', 'plain CLIP resize and center crop'))
+  .option('--crop', 'plain CLIP resize and center crop')
+  .addHelpText('after', '\nCtrl-C stops the reply in progress (also during a long prefill); twice at the prompt exits.\n'
+    + 'Exit status: 0; 1 when stdin is not a terminal (one question per line) and any line failed (a reply or a\n'
+    + 'command ended in an error; the other lines are still answered). On a terminal the chat goes on after an error.'))
   .action(async (o) => {
     useThreads(o);
     return (await import('./chat.js')).chat(o);
   });
+
+program
+  .command('quantize')
+  .description('write a model as llama.cpp-compatible GGUF files (text + mmproj) with our small config')
+  .requiredOption('--model <dir>', 'model folder (any layout llava run reads)')
+  .requiredOption('--type <type>', 'text weights: f16, q8_0 or q4_0')
+  .requiredOption('--out <dir>', 'output folder (created if missing)')
+  .option('--mmproj-type <type>', 'vision tower and projector weights: f16 or q8_0', 'f16')
+  .option('--vision-tower <dir>', 'CLIP tower folder (original LLaVA checkpoints)')
+  .action(async (o) => (await import('./quantize.js')).quantize(o));
 
 // Commands register here, each in its own file loaded on use: `program.command(...).action(async (o) =>
 // (await import('./x.js')).x(o))`. Errors end as one sentence on stderr and exit code 1; --debug (anywhere on

@@ -19,10 +19,12 @@ import { to } from '../engine/ops/index.js';
 import { writeSafetensors } from '../io/safetensors-writer.js';
 import { greedyGenerate } from '../models/llava/greedy.js';
 import { loadLlava } from '../models/llava/load.js';
+import { checkWeightQuant, type WeightQuant } from '../models/llama/quant.js';
 import { generateTokens, requestIds } from '../generate/core.js';
 import { preprocessImages } from '../generate/images.js';
+import { DEFAULTS } from '../generate/options.js';
 import { hasTokenizer } from '../generate/prompt.js';
-import { preprocessOptionsFromModel } from '../vision/config.js';
+import { modelPreprocessing } from '../generate/model-assets.js';
 import { debug, infoOnce } from '../util/log.js';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -36,25 +38,31 @@ export interface GenerationFlags {
   minP?: string;
   repetitionPenalty?: string;
   seed?: string;
+  quant?: string;
 }
 
 export interface RunOptions extends GenerationFlags {
   /** Absent: the embedded tiny demo model (assets/), and its image when --image is absent too. */
   model?: string;
   visionTower?: string;
+  /** The mmproj GGUF of a text `.gguf` --model. */
+  mmproj?: string;
   /** Repeatable: images in prompt order. */
   image: string[];
   prompt?: string;
   template?: string;
   system?: string;
   inputIds?: string;
-  maxNewTokens: string;
+  /** Absent: 512, or what the context leaves when less (as generate()'s default). */
+  maxNewTokens?: string;
   stream?: boolean;
   json?: boolean;
   dump?: string;
   kvCache: string;
   pad?: boolean;
   crop?: boolean;
+  /** A JSONL file of requests decoded as one batch (run-batch.ts). */
+  batch?: string;
 }
 
 const ms = (t: number) => `${(t / 1000).toFixed(2)} s`;
@@ -73,6 +81,11 @@ function nonNegativeInt(flag: string, v: string): number {
   return Number(v);
 }
 
+/** `--max-new-tokens`, or undefined when absent (the default then shrinks to fit the context). */
+function maxNewTokensFlag(o: RunOptions): number | undefined {
+  return o.maxNewTokens === undefined ? undefined : nonNegativeInt('--max-new-tokens', o.maxNewTokens);
+}
+
 /** The package's embedded demo model folder (random weights, see its README). */
 export const DEFAULT_MODEL = fileURLToPath(new URL('../../../assets/tiny-llava-1.5-hf', import.meta.url));
 
@@ -84,6 +97,11 @@ function num(flag: string, v: string | undefined, integer = false): number | und
     throw new Error(`${flag} must be ${integer ? 'an integer' : 'a number'}, got ${JSON.stringify(v)}`);
   }
   return x;
+}
+
+/** `--quant`: undefined when absent, else the checked type (an error names the flag and the accepted values). */
+export function quantFlag(o: GenerationFlags): WeightQuant | undefined {
+  return o.quant === undefined ? undefined : checkWeightQuant(o.quant, '--quant');
 }
 
 /** The sampling flags shared by `run` and `chat`, as numbers (a flag that is not a number is an error naming it). */
@@ -100,7 +118,29 @@ export function samplingFlags(o: GenerationFlags) {
   return { sampling, seed };
 }
 
+/** `--batch FILE`: the file's requests over the command line's generation flags, as one batch. */
+async function runBatchFile(o: RunOptions & { model: string }): Promise<void> {
+  const clash = (['prompt', 'inputIds', 'dump'] as const).find((k) => o[k] !== undefined) ?? (o.image.length > 0 ? 'image' : undefined);
+  if (clash) throw new Error(`--batch takes the prompts and images from its file: drop --${clash.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`);
+  if (o.pad && o.crop) throw new Error('give at most one of --pad and --crop');
+  const { sampling, seed } = samplingFlags(o);
+  const maxNewTokens = maxNewTokensFlag(o);
+  if (o.kvCache !== 'f32' && o.kvCache !== 'f16') throw new Error(`--kv-cache must be f32 or f16, got ${JSON.stringify(o.kvCache)}`);
+  const defaults = { ...sampling, seed, maxNewTokens, system: o.system, template: o.template };
+  for (const k of Object.keys(defaults) as (keyof typeof defaults)[]) if (defaults[k] === undefined) delete defaults[k];
+  const { readBatchFile, runBatch } = await import('./run-batch.js');
+  const lines = readBatchFile(o.batch!, defaults);
+  const loaded = loadLlava(o.model, { visionTower: o.visionTower, quant: quantFlag(o) });
+  await runBatch(loaded, o.batch!, lines, { cacheDtype: o.kvCache, imageMode: o.pad ? 'pad' : o.crop ? 'crop' : undefined, stream: o.stream });
+}
+
 export async function run(opts: RunOptions): Promise<void> {
+  // Whoever reads the output went away (`llava run --stream … | head`): end quietly, as other filters do.
+  process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code !== 'EPIPE') throw e;
+    process.exit(0);
+  });
+  if (opts.batch !== undefined) return runBatchFile({ ...opts, model: opts.model ?? DEFAULT_MODEL, image: opts.image ?? [] });
   const o = { ...opts, model: opts.model ?? DEFAULT_MODEL, image: [...(opts.image ?? [])] };
   if (opts.model === undefined) {
     // Its image too, unless the given ids leave no place for one.
@@ -114,17 +154,17 @@ export async function run(opts: RunOptions): Promise<void> {
   if (o.pad && o.crop) throw new Error('give at most one of --pad and --crop');
   if (o.stream && o.json) throw new Error('give at most one of --stream and --json');
   const { sampling, seed } = samplingFlags(o);
-  const maxNewTokens = nonNegativeInt('--max-new-tokens', o.maxNewTokens);
+  const maxNewTokens = maxNewTokensFlag(o);
   if (o.kvCache !== 'f32' && o.kvCache !== 'f16') throw new Error(`--kv-cache must be f32 or f16, got ${JSON.stringify(o.kvCache)}`);
   const inputIds = o.inputIds !== undefined ? parseInputIds(o.inputIds) : null;
   const plainGreedy = sampling.temperature === 0 && sampling.repetitionPenalty === undefined;
 
   const t0 = performance.now();
-  const loaded = loadLlava(o.model, { visionTower: o.visionTower });
+  const loaded = loadLlava(o.model, { visionTower: o.visionTower, mmproj: o.mmproj, quant: quantFlag(o) });
   const loadMs = performance.now() - t0;
   let pixelValues: Tensor | null = null;
   if (o.image.length > 0) {
-    const prep = preprocessOptionsFromModel(o.model, { visionTower: loaded.towerDir ?? undefined, mode: o.pad ? 'pad' : o.crop ? 'crop' : undefined });
+    const prep = modelPreprocessing(loaded, o.pad ? 'pad' : o.crop ? 'crop' : undefined);
     pixelValues = await preprocessImages(o.image, prep.options, loaded.config.vision); // (M, C, S, S)
   }
 
@@ -163,7 +203,7 @@ export async function run(opts: RunOptions): Promise<void> {
   const r = greedyGenerate(loaded.model, {
     inputIds: ids,
     pixelValues,
-    maxNewTokens,
+    maxNewTokens: maxNewTokens ?? DEFAULTS.maxNewTokens,
     eosTokenIds: loaded.eosTokenIds,
     cacheDtype: o.kvCache,
     allPrefillLogits: o.dump !== undefined,

@@ -31,6 +31,11 @@ export interface MappedFile {
 export interface FileMapper {
   /** Maps all of `path`; throws an Error naming the file and the system error. */
   map(path: string): MappedFile;
+  /**
+   * Hands the resident pages of a view back to the OS (the view stays valid: pages are read again from
+   * the file when touched); returns the bytes released. Optional: a mapper without it releases nothing.
+   */
+  release?(view: ArrayBufferLike): number;
 }
 
 let mapper: FileMapper | null = null;
@@ -58,6 +63,17 @@ export function mapFile(path: string): MappedFile | null {
       return b;
     },
   };
+}
+
+/**
+ * For data read once and no longer needed in memory (weights quantized at load): drops the resident pages
+ * of a mapped view so that they stop counting in the process's memory. The view stays readable (pages come
+ * back from the file when touched), but anything written through it is lost. A buffer that is not a
+ * mapped view is left alone. Returns the bytes released (0 when nothing was).
+ */
+export function releaseMappedPages(buffer: ArrayBufferLike): number {
+  if (!mapper?.release || !views.has(buffer)) return 0;
+  return mapper.release(buffer);
 }
 
 /** True when `buffer` is a view over a mapped file (writes to it change this process's copy only). */

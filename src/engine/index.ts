@@ -10,7 +10,7 @@ export * from './random.js';
 export { Tensor, type GradNode } from './tensor.js';
 export { noGrad, isGradEnabled, backward, opRegistry, defineOp, type OpDef, type OpContext } from './autograd.js';
 export * from './backend.js';
-export { fileMappingAvailable, isFileMapped, mapFile, setFileMapper, type FileMapper, type MappedFile } from './file-map.js';
+export { fileMappingAvailable, isFileMapped, mapFile, releaseMappedPages, setFileMapper, type FileMapper, type MappedFile } from './file-map.js';
 export type * from './kernels.js';
 export { KERNEL_NAMES } from './kernels.js';
 export * from './ops/index.js';

@@ -26,6 +26,7 @@ export class ChatSession {
   private readonly session = nextSession++;
   private turns: ChatTurn[];
   private last: TurnStats | null = null;
+  private context: number | null = null;
   /** The chain of operations: each starts when the previous one has ended. */
   private chain: Promise<void>;
   private readonly onNotice: ((n: ChatNotice) => void) | undefined;
@@ -43,9 +44,24 @@ export class ChatSession {
     return this.turns.map((t) => ({ ...t }));
   }
 
-  /** Statistics of the last finished reply, or null. */
+  /** Statistics of the last finished reply, or null (the same object until another reply finishes). */
   get lastTurn(): TurnStats | null {
     return this.last;
+  }
+
+  /**
+   * The decoder's context in positions (as the in-thread session counts it), known once the session is open
+   * in the worker (see `ready`); null before.
+   */
+  get contextLength(): number | null {
+    return this.context;
+  }
+
+  /** Resolves once the session is open in the worker; rejects with the opening's error (an unknown template, a bad image). */
+  ready(): Promise<void> {
+    const p = this.chain.then(() => this.takeOpeningFailure());
+    this.chain = p.catch(() => {});
+    return p;
   }
 
   /** Use `image` (or several; null: none) from now on; on a non-empty conversation this starts a new one. */
@@ -73,9 +89,7 @@ export class ChatSession {
     this.chain = new Promise<void>((r) => { release = r; });
     try {
       await previous;
-      const failure = this.opening;
-      this.opening = null;
-      if (failure) throw failure;
+      this.takeOpeningFailure();
       for await (const m of replies(this.model, (id, abort) => ({ type: 'chat', id, session: this.session, op: { kind: 'send', text, options: opts }, abort }), signal)) {
         if (m.type === 'piece') yield m.piece;
         else if (m.type === 'progress') onPrefillProgress?.(m.progress);
@@ -94,9 +108,7 @@ export class ChatSession {
 
   /** Runs one operation to its end; errors reject (the opening's too, reported by the next operation). */
   private async run(op: ChatOp): Promise<void> {
-    const failure = this.opening;
-    this.opening = null;
-    if (failure) throw failure;
+    this.takeOpeningFailure();
     try {
       for await (const m of replies(this.model, (id, abort) => ({ type: 'chat', id, session: this.session, op, abort }))) this.observe(m);
     } catch (e) {
@@ -110,11 +122,19 @@ export class ChatSession {
 
   private opening: Error | null = null;
 
+  /** The opening's error is reported once, by the operation that follows it. */
+  private takeOpeningFailure(): void {
+    const failure = this.opening;
+    this.opening = null;
+    if (failure) throw failure;
+  }
+
   private observe(m: FromWorker): void {
     if (m.type === 'notice') this.onNotice?.(m.notice);
     else if (m.type === 'chat-done') {
       this.turns = m.history;
-      this.last = m.lastTurn;
+      this.context = m.contextLength;
+      if (m.lastTurn) this.last = m.lastTurn;
     }
   }
 }

@@ -12,8 +12,8 @@ import { noGrad } from '../engine/index.js';
 import type { Tensor } from '../engine/tensor.js';
 import { loadLlava, type LoadedLlava, type LoadOptions } from '../models/llava/load.js';
 import type { LlavaModel } from '../models/llava/model.js';
-import { loadTokenizer, type LlamaTokenizer } from '../tokenizer/index.js';
-import { preprocessOptionsFromModel } from '../vision/config.js';
+import type { LlamaTokenizer } from '../tokenizer/index.js';
+import { modelPreprocessing, modelTokenizer } from './model-assets.js';
 import type { AspectMode, PreprocessOptions } from '../vision/preprocess.js';
 import { preprocessImages } from './images.js';
 import type { ImageInput } from './options.js';
@@ -45,8 +45,10 @@ export function loadChatModel(dir: string, opts: LoadChatModelOptions = {}): Cha
 /** The chat view of an already loaded folder (the worker holds a LoadedLlava). */
 export function chatModelFrom(loaded: LoadedLlava, imageMode?: AspectMode): ChatModel {
   const dir = loaded.dir;
-  const prep = preprocessOptionsFromModel(dir, { visionTower: loaded.towerDir ?? undefined, mode: imageMode });
-  return { model: loaded.model, tokenizer: loadTokenizer(dir), eosTokenIds: loaded.eosTokenIds, dir, preprocess: prep.options };
+  const prep = modelPreprocessing(loaded, imageMode);
+  const tokenizer = modelTokenizer(dir);
+  if (!tokenizer) throw new Error(`${dir} has no tokenizer (tokenizer.model, tokenizer.json or one stored in its GGUF file); a chat needs one`);
+  return { model: loaded.model, tokenizer, eosTokenIds: loaded.eosTokenIds, dir, preprocess: prep.options };
 }
 
 /** Preprocess `images` and run the vision tower and projector once over all of them: features [M, N, hidden]. */

@@ -94,6 +94,16 @@ export function commonPrefix(a: readonly number[], b: readonly number[]): number
   return i;
 }
 
+/**
+ * How the session's messages name the caller's options: the API's names by default; a command line passes its
+ * flags (`--max-new-tokens`) so that its users read the names they typed.
+ */
+export interface OptionNames {
+  maxNewTokens: string;
+}
+
+export const API_OPTION_NAMES: Readonly<OptionNames> = { maxNewTokens: 'maxNewTokens' };
+
 export interface FittedConversation {
   /** The conversation to keep (oldest turns after the first dropped as needed). */
   turns: ChatTurn[];
@@ -108,10 +118,11 @@ export interface FittedConversation {
  * The prompt for `user` after `turns` within `context` positions: while prompt + maxNewTokens exceeds it,
  * the oldest complete turn after the first (the one with the image) is dropped. When only the first turn is
  * left and it still does not fit: a `flexible` maxNewTokens (a default, not the caller's) shrinks to what is
- * left, otherwise a clear error names the sizes.
+ * left, otherwise a clear error names the sizes (and the option as `names` spells it).
  */
 export function fitConversation(
   s: PromptSetup, turns: readonly ChatTurn[], user: string, maxNewTokens: number, context: number, flexible: boolean,
+  names: Readonly<OptionNames> = API_OPTION_NAMES,
 ): FittedConversation {
   let kept = turns.slice();
   let dropped = 0;
@@ -127,6 +138,6 @@ export function fitConversation(
     const what = kept.length === 0 ? 'the first message' : 'the first turn and the new message';
     const image = s.images > 0 ? ` (${s.images * s.featuresPerImage} of them for ${s.images === 1 ? 'the image' : `the ${s.images} images`})` : '';
     throw new Error(`the conversation does not fit the model's context of ${context} positions: ${what} alone take ${prompt.positions} positions${image}, ` +
-      `plus ${maxNewTokens} new tokens; shorten the message${kept.length > 0 ? ' or start a new conversation' : ''} or lower maxNewTokens`);
+      `plus ${maxNewTokens} new tokens; shorten the message${kept.length > 0 ? ' or start a new conversation' : ''} or lower ${names.maxNewTokens}`);
   }
 }

@@ -6,22 +6,26 @@
  * template — earlier replies as the reference stores them (decoded with special tokens, stripped; see
  * ChatTurn.stored) — and tokenized whole. The session then compares the new sequence with the one its
  * cache holds, position by position, keeps the longest common prefix and runs the decoder over the rest
- * only, so a turn costs its new text, not the whole history. The images belong to the first user turn, in
+ * only, so a turn costs its new text, not the whole history. The cache holds the reply's ids as generated:
+ * it serves the next turn through the reply exactly as far as they are what the re-rendered text tokenizes
+ * to (a model may produce other ids for the same text: those positions are recomputed). The images belong to the first user turn, in
  * order (as LLaVA's CLI puts its image there); they are preprocessed and encoded (tower + projector) once;
  * `setImage` on a non-empty conversation starts a new one, and what precedes the first image in the prompt
  * is still reused from the cache.
  *
  * Context: when prompt + maxNewTokens exceed the decoder's positions, the oldest complete turns after the
  * first (image) turn are dropped from the conversation, with a notice; if the first turn alone does not fit,
- * `send` throws an error naming the sizes.
+ * `send` throws an error naming the sizes (and maxNewTokens as `optionNames` spells it: a CLI gives its flag).
+ * `imageMode` forces pad-to-square or plain cropping of the images over what the model folder says.
  *
  * Decoding is greedy unless sampling options (as generate() takes them) or a `nextToken` step are given;
  * replies stream as `{ text, tokenId }` pieces, stopping at EOS and at the template's stop string (held back,
  * never shown). An AbortSignal — or leaving the `for await` loop, or a new send — ends a reply between two
- * tokens; the part already produced stays in the conversation (a reply without any token leaves no trace),
- * and the cache stays consistent with it.
+ * tokens (during the prefill: after the decoder layer in progress); the part already produced stays in the
+ * conversation (a reply without any token leaves no trace), and the cache stays consistent with it.
  *
- * Not here: sampling processors, running off the main thread and prefill progress (the generation module).
+ * Not here: sampling processors; running off the main thread (chat-serve.ts in the model's worker, the
+ * public handle chat-client.ts).
  */
 import { noGrad, tensor } from '../engine/index.js';
 import { narrow } from '../engine/ops/index.js';
@@ -29,16 +33,20 @@ import type { Tensor } from '../engine/tensor.js';
 import { LlamaForCausalLM } from '../models/llama/model.js';
 import type { KVCache } from '../nn/kv-cache.js';
 import { selectTemplate, type ChatTemplate } from '../tokenizer/index.js';
+import type { AspectMode } from '../vision/preprocess.js';
 import { encodeImages, type ChatModel, type ImageInput } from './chat-model.js';
-import { commonPrefix, fitConversation, positionKeys, renderPrompt, type ChatPrompt, type ChatTurn, type PromptSetup } from './chat-prompt.js';
+import {
+  API_OPTION_NAMES, commonPrefix, fitConversation, positionKeys, renderPrompt, type ChatPrompt, type ChatTurn, type OptionNames, type PromptSetup,
+} from './chat-prompt.js';
 import { pyStrip, ReplyText } from './chat-text.js';
 import { templateStops } from './prompt.js';
 import { lastRow } from './core.js';
+import { modelTemplateName } from './model-assets.js';
 import { DEFAULTS, type PrefillProgress } from './options.js';
 import { Rng, sampleToken, validateSampling, type SamplingOptions } from './sampling.js';
 
 export { loadChatModel, type ChatModel, type ImageInput, type LoadChatModelOptions } from './chat-model.js';
-export type { ChatTurn } from './chat-prompt.js';
+export type { ChatTurn, OptionNames } from './chat-prompt.js';
 
 /** Chooses the next token from the last position's logits [1, 1, V]; `generated` holds this reply's ids so far. */
 export type NextToken = (logits: Tensor, generated: readonly number[]) => number;
@@ -70,6 +78,10 @@ export interface ChatSessionOptions {
   kvCache?: 'f32' | 'f16';
   /** Called when the conversation had to be shortened to fit the context. */
   onNotice?: (notice: ChatNotice) => void;
+  /** Force LLaVA's pad-to-square or plain CLIP cropping of the images instead of what the model folder says. */
+  imageMode?: AspectMode;
+  /** How error messages name the options (default the API's: `maxNewTokens`); a CLI gives its flags. */
+  optionNames?: Partial<OptionNames>;
 }
 
 /**
@@ -82,6 +94,12 @@ export function samplingNextToken(o: SamplingOptions & { seed?: number }): NextT
   const rng = new Rng(o.seed ?? crypto.getRandomValues(new Uint32Array(1))[0]!);
   const opts = { ...o, temperature: o.temperature ?? DEFAULTS.temperature, topK: o.topK ?? DEFAULTS.topK };
   return (logits, generated) => sampleToken(lastRow(logits), opts, rng, generated);
+}
+
+/** The token choice `opts` ask for: sampling when any sampling option (or a seed) is given, else greedy. */
+export function tokenChooser(opts: SamplingOptions & { seed?: number }): NextToken {
+  const sampled = [opts.temperature, opts.topK, opts.topP, opts.minP, opts.repetitionPenalty, opts.seed].some((v) => v !== undefined);
+  return sampled ? samplingNextToken(opts) : greedyNextToken;
 }
 
 /** Sampling options as generate() takes them; without any of them a reply is greedy. */
@@ -147,6 +165,9 @@ export class ChatSession {
   private readonly system: string | undefined;
   private readonly kvDtype: 'f32' | 'f16';
   private readonly onNotice: ((n: ChatNotice) => void) | undefined;
+  private readonly names: OptionNames;
+  /** The model as the images see it (the preprocessing's mode overridden by the imageMode option). */
+  private readonly imageModel: ChatModel;
   private turns: ChatTurn[] = [];
   private images: ImageInput[] = [];
   /** Changes with every setImage; each image gets a key of its own for the cache comparison. */
@@ -162,11 +183,15 @@ export class ChatSession {
   private last: TurnStats | null = null;
 
   constructor(readonly model: ChatModel, opts: ChatSessionOptions = {}) {
-    this.template = selectTemplate({ name: opts.template, modelDir: model.dir });
+    this.template = selectTemplate({ name: opts.template, modelDir: model.dir, modelName: model.dir ? modelTemplateName(model.dir) : undefined });
     this.system = opts.system;
     this.kvDtype = opts.kvCache ?? 'f32';
     if (this.kvDtype !== 'f32' && this.kvDtype !== 'f16') throw new Error(`ChatSession: kvCache must be f32 or f16, got ${String(opts.kvCache)}`);
     this.onNotice = opts.onNotice;
+    this.names = { ...API_OPTION_NAMES, ...opts.optionNames };
+    const mode = opts.imageMode;
+    if (mode !== undefined && mode !== 'pad' && mode !== 'crop') throw new Error(`ChatSession: imageMode must be 'pad' or 'crop', got ${JSON.stringify(mode)}`);
+    this.imageModel = mode === undefined || !model.preprocess ? model : { ...model, preprocess: { ...model.preprocess, mode } };
     if (opts.image != null) void this.setImage(opts.image);
     if (opts.history) {
       this.turns = opts.history.map((t) => ({ ...t }));
@@ -202,7 +227,7 @@ export class ChatSession {
     this.images = image === null ? [] : Array.isArray(image) ? [...(image as readonly ImageInput[])] : [image as ImageInput];
     this.imageSerial++;
     this.imageKeys = this.images.map(() => this.nextImageKey++);
-    this.features = this.images.length === 0 ? null : encodeImages(this.model, this.images);
+    this.features = this.images.length === 0 ? null : encodeImages(this.imageModel, this.images);
     const done = this.features ? this.features.then(() => undefined) : Promise.resolve();
     done.catch(() => {}); // reported to whoever awaits it, or by the next send
     return done;
@@ -218,9 +243,8 @@ export class ChatSession {
   async *send(text: string, opts: SendOptions = {}): AsyncGenerator<ChatPiece, void, undefined> {
     if (typeof text !== 'string') throw new Error(`ChatSession.send: the message must be a string, got ${typeof text}`);
     const maxNew = opts.maxNewTokens ?? DEFAULT_MAX_NEW_TOKENS;
-    if (!Number.isInteger(maxNew) || maxNew < 1) throw new Error(`ChatSession.send: maxNewTokens must be a positive integer, got ${opts.maxNewTokens}`);
-    const sampled = [opts.temperature, opts.topK, opts.topP, opts.minP, opts.repetitionPenalty, opts.seed].some((v) => v !== undefined);
-    const nextToken = opts.nextToken ?? (sampled ? samplingNextToken(opts) : greedyNextToken);
+    if (!Number.isInteger(maxNew) || maxNew < 1) throw new Error(`ChatSession.send: ${this.names.maxNewTokens} must be a positive integer, got ${opts.maxNewTokens}`);
+    const nextToken = opts.nextToken ?? tokenChooser(opts);
     if (opts.stop !== undefined && (!Array.isArray(opts.stop) || opts.stop.some((x) => typeof x !== 'string'))) {
       throw new Error('ChatSession.send: stop must be an array of strings');
     }
@@ -232,7 +256,7 @@ export class ChatSession {
     if (opts.signal?.aborted) return;
 
     const setup = this.setup();
-    const fit = fitConversation(setup, this.turns, text, maxNew, this.contextLength, opts.maxNewTokens === undefined);
+    const fit = fitConversation(setup, this.turns, text, maxNew, this.contextLength, opts.maxNewTokens === undefined, this.names);
     if (fit.dropped > 0) {
       this.turns = fit.turns;
       this.onNotice?.({
@@ -359,11 +383,13 @@ export class ChatSession {
     if (turn.generated.length === 0) return;
     const tok = this.model.tokenizer;
     const ids = turn.generated;
-    const shown = turn.eos ? ids.slice(0, -1) : ids;
+    // Ids of a padded vocabulary that the tokenizer lacks have no text (as while streaming, ReplyText).
+    const known = ids.filter((id) => tok.hasId(id));
+    const shown = turn.eos ? known.slice(0, -1) : known;
     const stopped = turn.reply.stop !== null; // also when the stop string completed in the final flush
     if (stopped) turn.stopReason = 'stop';
     const content = stopped ? pyStrip(turn.reply.text) : pyStrip(tok.decode(shown, { skipSpecialTokens: true }));
-    const stored = stopped ? content : pyStrip(tok.decode(ids, { skipSpecialTokens: false }));
+    const stored = stopped ? content : pyStrip(tok.decode(known, { skipSpecialTokens: false }));
     this.turns.push({ role: 'user', content: turn.user }, { role: 'assistant', content, ...(stored !== content ? { stored } : {}) });
     this.last = { ...turn.stats, tokenIds: ids.slice(), stopReason: turn.stopReason, decodeMs: performance.now() - turn.decodeStart };
   }

@@ -10,9 +10,11 @@
  */
 import { Worker } from 'node:worker_threads';
 import type { GenerationSummary } from './core.js';
-import type { GenerateOptions, GenerateRequest, Piece } from './options.js';
+import { checkBatch, forRequest, type BatchOptions, type BatchPiece, type BatchRequest, type GenerateOptions, type GenerateRequest, type Piece } from './options.js';
+import type { BatchSummary } from './batch.js';
 import type { FromWorker, ModelInfo, ToWorker, WorkerInit } from './protocol.js';
 import { validateSampling } from './sampling.js';
+import { checkWeightQuant, type WeightQuant } from '../models/llama/quant.js';
 
 export interface LoadModelOptions {
   /** Native compute threads (LLAVA_THREADS); default: the machine's cores. */
@@ -21,6 +23,13 @@ export interface LoadModelOptions {
   visionTower?: string;
   /** Compute backend (LLAVA_BACKEND); default native when its addon loads. */
   backend?: 'ts' | 'native';
+  /** The vision GGUF (`--mmproj`) of a model given as a text GGUF file, or replacing a quantize folder's. */
+  mmproj?: string;
+  /**
+   * Quantize the language model in memory as it loads: every decoder linear weight in this type, the
+   * embedding too, the output head q8_0, norms f32 (models/llama/quant.ts); vision tower and projector as stored.
+   */
+  quant?: WeightQuant;
 }
 
 type Listener = (m: FromWorker) => void;
@@ -56,10 +65,11 @@ export class Model {
     if (opts.backend !== undefined && opts.backend !== 'ts' && opts.backend !== 'native') {
       throw new Error(`loadModel: backend must be 'ts' or 'native', got ${JSON.stringify(opts.backend)}`);
     }
+    const quant = opts.quant === undefined ? undefined : checkWeightQuant(opts.quant, 'loadModel: quant');
     const env: NodeJS.ProcessEnv = { ...process.env };
     if (opts.threads !== undefined) env.LLAVA_THREADS = String(opts.threads);
     if (opts.backend !== undefined) env.LLAVA_BACKEND = opts.backend;
-    const init: WorkerInit = { dir, visionTower: opts.visionTower };
+    const init: WorkerInit = { dir, visionTower: opts.visionTower, mmproj: opts.mmproj, quant };
     const worker = new Worker(new URL('./worker.js', import.meta.url), { workerData: init, env });
     const info = await new Promise<ModelInfo>((resolve, reject) => {
       const onMessage = (m: FromWorker) => {
@@ -94,7 +104,7 @@ export class Model {
     return this.post((id, abort) => ({ type: 'generate', id, request: req, abort }), listener);
   }
 
-  /** Posts the message `build` makes; `listener` gets the replies until `done`/`chat-done`/`error`. */
+  /** Posts the message `build` makes; `listener` gets the replies until `done`/`batch-done`/`chat-done`/`error`. */
   post(build: (id: number, abort: SharedArrayBuffer) => ToWorker, listener: Listener): { abort: () => void } {
     if (this.closed) throw new Error('the model was closed');
     if (this.failure) throw new Error(`the model's worker failed: ${this.failure.message}`);
@@ -102,7 +112,7 @@ export class Model {
     const sab = new SharedArrayBuffer(4);
     const flag = new Int32Array(sab);
     this.listeners.set(id, (m) => {
-      if (m.type === 'done' || m.type === 'chat-done' || m.type === 'error') {
+      if (m.type === 'done' || m.type === 'batch-done' || m.type === 'chat-done' || m.type === 'error') {
         this.listeners.delete(id);
         if (this.listeners.size === 0) this.worker.unref();
       }
@@ -143,7 +153,29 @@ export async function* generate(model: Model, opts: GenerateOptions): AsyncGener
 }
 
 /**
- * The worker's messages for one posted request, up to and including its `done` / `chat-done`; an `error`
+ * Several requests decoded together in one left-padded batch in the model's worker (see batch.ts): each
+ * request has `generate`'s prompt fields and its own sampling options, seed, stop strings and
+ * `maxNewTokens`; the batch shares the signal, the prefill progress and the cache dtype. Pieces come as
+ * `{ index, text, tokenId }` (index: the request's position), step by step, rows in order; a request's
+ * pieces are exactly those `generate` gives for it alone. The return value is the summary.
+ */
+export async function* generateBatch(
+  model: Model, requests: readonly BatchRequest[], opts: BatchOptions = {},
+): AsyncGenerator<BatchPiece, BatchSummary, undefined> {
+  checkBatch(requests);
+  requests.forEach((r, i) => forRequest(i, () => validateSampling(r)));
+  const { signal, onPrefillProgress, cacheDtype } = opts;
+  const list = [...requests];
+  for await (const m of replies(model, (id, abort) => ({ type: 'generate-batch', id, requests: list, cacheDtype, abort }), signal)) {
+    if (m.type === 'batch-piece') yield m.piece;
+    else if (m.type === 'progress') onPrefillProgress?.(m.progress);
+    else if (m.type === 'batch-done') return m.summary;
+  }
+  throw new Error('the worker ended the batch without a result');
+}
+
+/**
+ * The worker's messages for one posted request, up to and including its `done` / `batch-done` / `chat-done`; an `error`
  * is thrown (the signal's reason when it was an abort the caller asked for). The signal, or leaving the
  * loop early, raises the request's abort flag.
  */
@@ -172,7 +204,7 @@ export async function* replies(
         if (m.name === 'AbortError') e.name = m.name;
         throw e;
       }
-      if (m.type === 'done' || m.type === 'chat-done') finished = true;
+      if (m.type === 'done' || m.type === 'batch-done' || m.type === 'chat-done') finished = true;
       yield m;
       if (finished) return;
     }

@@ -10,7 +10,8 @@ import type { Tensor } from '../engine/tensor.js';
 import { fmtShape } from '../engine/shape.js';
 import type { ClipVisionConfig } from '../models/clip/config.js';
 import type { LoadedLlava } from '../models/llava/load.js';
-import { preprocessImage, preprocessOptionsFromModel, preprocessRgb, type PreprocessOptions } from '../vision/index.js';
+import { preprocessImage, preprocessRgb, type PreprocessOptions } from '../vision/index.js';
+import { modelPreprocessing } from './model-assets.js';
 import type { ImageInput } from './options.js';
 
 function isRgb(x: unknown): x is { width: number; height: number; data: Uint8Array } {
@@ -48,6 +49,6 @@ export async function preprocessImages(images: readonly ImageInput[], opts: Prep
 /** Pixel values of `images` for `loaded`'s tower (preprocessing as its folder asks), or null for none. */
 export async function pixelValuesFor(loaded: LoadedLlava, images: readonly ImageInput[] | undefined): Promise<Tensor | null> {
   if (images === undefined || (Array.isArray(images) && images.length === 0)) return null;
-  const opts = preprocessOptionsFromModel(loaded.dir, { visionTower: loaded.towerDir ?? undefined }).options;
+  const opts = modelPreprocessing(loaded).options;
   return preprocessImages(images, opts, loaded.config.vision);
 }

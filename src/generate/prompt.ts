@@ -7,27 +7,29 @@
  *
  * Not here: tokenization and template rendering themselves (src/tokenizer), images (images.ts).
  */
-import { existsSync } from 'node:fs';
-import path from 'node:path';
+import { hasModelTokenizer, modelTemplateName, modelTokenizer } from './model-assets.js';
 import {
-  buildInferencePrompt, encodeSegments, loadTokenizer, renderChat, segmentsToText, selectTemplate, withImagePlaceholders,
+  buildInferencePrompt, encodeSegments, renderChat, segmentsToText, selectTemplate, withImagePlaceholders,
   type ChatMessage, type ChatTemplate, type LlamaTokenizer,
 } from '../tokenizer/index.js';
 
 const TOKENIZER_FILES = ['tokenizer.model', 'tokenizer.json'];
 
-/** Whether model folder `dir` has a tokenizer. */
+/** Whether model folder `dir` has a tokenizer (files, or the one a GGUF model stores). */
 export function hasTokenizer(dir: string): boolean {
-  return TOKENIZER_FILES.some((f) => existsSync(path.join(dir, f)));
+  return hasModelTokenizer(dir);
 }
 
 const tokenizers = new Map<string, LlamaTokenizer>();
 
 /** The folder's tokenizer (cached per folder), or null when it has none. */
 export function folderTokenizer(dir: string): LlamaTokenizer | null {
-  if (!hasTokenizer(dir)) return null;
   let t = tokenizers.get(dir);
-  if (!t) tokenizers.set(dir, (t = loadTokenizer(dir)));
+  if (!t) {
+    const loaded = modelTokenizer(dir);
+    if (!loaded) return null;
+    tokenizers.set(dir, (t = loaded));
+  }
   return t;
 }
 
@@ -70,7 +72,7 @@ export function templateStops(t: ChatTemplate): string[] {
 export function buildPrompt(dir: string, input: PromptInput, noTokenizerHint = 'give the prompt as input ids'): BuiltPrompt {
   if ((input.prompt === undefined) === (input.messages === undefined)) throw new Error('give exactly one of prompt and messages');
   const tok = requireTokenizer(dir, noTokenizerHint);
-  const template = selectTemplate({ name: input.template, modelDir: dir });
+  const template = selectTemplate({ name: input.template, modelDir: dir, modelName: modelTemplateName(dir) });
   let rendered;
   if (input.prompt !== undefined) {
     rendered = buildInferencePrompt(template, { user: input.prompt, images: input.images, system: input.system }, tok);

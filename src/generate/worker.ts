@@ -4,13 +4,15 @@
  * sets), then runs generation requests one at a time, posting pieces as they are produced. Compute is
  * synchronous here, which is the point: the thread that waits on it is this one, not the caller's.
  *
- * Not here: the loop itself (core.ts), chat sessions (chat-serve.ts).
+ * Not here: the loops themselves (core.ts, batch.ts), chat sessions (chat-serve.ts).
  */
 import '../backends/index.js';
 import { parentPort, workerData } from 'node:worker_threads';
 import { activeBackend } from '../engine/backend.js';
 import { loadLlava, type LoadedLlava } from '../models/llava/load.js';
 import { generateTokens } from './core.js';
+import { generateBatchTokens } from './batch.js';
+import { checkBatch, requestError } from './options.js';
 import { serveChat } from './chat-serve.js';
 import { pixelValuesFor } from './images.js';
 import type { FromWorker, ToWorker, WorkerInit } from './protocol.js';
@@ -22,7 +24,7 @@ const init = workerData as WorkerInit;
 
 let loaded: LoadedLlava | null = null;
 try {
-  loaded = loadLlava(init.dir, { visionTower: init.visionTower });
+  loaded = loadLlava(init.dir, { visionTower: init.visionTower, mmproj: init.mmproj, quant: init.quant });
   post({
     type: 'ready',
     info: {
@@ -31,6 +33,7 @@ try {
       eosTokenIds: [...loaded.eosTokenIds],
       layout: loaded.layout.name,
       backend: activeBackend().describe(),
+      quant: init.quant ?? null,
     },
   });
 } catch (e) {
@@ -43,6 +46,7 @@ async function serve(msg: ToWorker): Promise<void> {
   try {
     if (!loaded) throw new Error('the model did not load');
     if (msg.type === 'chat') return await serveChat(loaded, msg.id, msg.session, msg.op, msg.abort, post);
+    if (msg.type === 'generate-batch') return await serveBatch(loaded, msg, aborted);
     const pixelValues = await pixelValuesFor(loaded, msg.request.images);
     const it = generateTokens(loaded, msg.request, pixelValues, {
       aborted,
@@ -59,6 +63,20 @@ async function serve(msg: ToWorker): Promise<void> {
   } catch (e) {
     const err = e as Error;
     post({ type: 'error', id: msg.id, name: err.name ?? 'Error', message: err.message ?? String(e) });
+  }
+}
+
+async function serveBatch(l: LoadedLlava, msg: Extract<ToWorker, { type: 'generate-batch' }>, aborted: () => boolean): Promise<void> {
+  checkBatch(msg.requests);
+  const pixels = await Promise.all(msg.requests.map((r, i) => pixelValuesFor(l, r.images).catch((e: unknown) => { throw requestError(i, e); })));
+  const it = generateBatchTokens(l, msg.requests, pixels, {
+    aborted,
+    cacheDtype: msg.cacheDtype,
+    progress: (progress) => post({ type: 'progress', id: msg.id, progress }),
+  });
+  for (let r = it.next(); ; r = it.next()) {
+    if (r.done) return post({ type: 'batch-done', id: msg.id, summary: r.value });
+    post({ type: 'batch-piece', id: msg.id, piece: r.value });
   }
 }
 

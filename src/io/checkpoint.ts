@@ -8,6 +8,7 @@
 import { existsSync, statSync } from 'node:fs';
 import path from 'node:path';
 import type { FileWeightSource } from './file-source.js';
+import { openGguf } from './gguf-reader.js';
 import { openSafetensors, type OpenOptions } from './safetensors.js';
 import { openTorchBin } from './torch-bin.js';
 
@@ -36,13 +37,14 @@ export function openCheckpoint(dir: string, opts: OpenOptions = {}): FileWeightS
 }
 
 /**
- * Opens a weights file by its name (`*.safetensors`, `*.safetensors.index.json`, `*.bin.index.json`,
+ * Opens a weights file by its name (`*.safetensors`, `*.safetensors.index.json`, `*.bin.index.json`, `*.gguf`,
  * any other name as a torch.save archive such as `*.bin`/`*.pt`), or a folder as `openCheckpoint` does.
  */
 export function openWeights(p: string, opts: OpenOptions = {}): FileWeightSource {
   if (!existsSync(p)) throw new Error(`weights ${p} do not exist`);
   if (statSync(p).isDirectory()) return openCheckpoint(p, opts);
   if (p.endsWith('.safetensors') || p.endsWith('.safetensors.index.json')) return openSafetensors(p, opts);
+  if (p.endsWith('.gguf')) return openGguf(p, opts);
   if (p.endsWith('.json') && !p.endsWith('.bin.index.json')) {
     throw new Error(`${p}: an index file must be named *.safetensors.index.json or *.bin.index.json`);
   }

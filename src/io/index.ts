@@ -10,3 +10,6 @@ export { readSafetensorsHeader, type SafetensorsHeader, type SafetensorsEntry } 
 export { writeSafetensors, type PlannedTensor, type TensorsToWrite, type WriteOptions, type WriteResult } from './safetensors-writer.js';
 export { TorchBinFile, openTorchBin } from './torch-bin.js';
 export { CHECKPOINT_FILES, findCheckpointFile, openCheckpoint, openWeights } from './checkpoint.js';
+export * from './gguf-format.js';
+export { GgufFile, GgufSource, openGguf, readGgufHeader, type GgufHeader, type GgufTensorEntry } from './gguf-reader.js';
+export { writeGguf, ggufHeaderBytes, type GgufTensorPlan, type GgufWriteOptions } from './gguf-writer.js';

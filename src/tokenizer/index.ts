@@ -9,3 +9,4 @@ export { loadTokenizer, readTokenizerConfig, type LoadTokenizerOptions } from '.
 export { parseSentencePieceModel, PieceType, type SentencePieceSpec } from './protobuf.js';
 export { SentencePieceModel, SPACE, type SpToken } from './sentencepiece.js';
 export * from './templates/index.js';
+export { tokenizerFromGguf, tokenizerToGguf, GgufTokenType, type GgufTokenizerData } from './gguf.js';

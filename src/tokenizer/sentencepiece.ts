@@ -157,6 +157,8 @@ export class SentencePieceModel {
   }
 
   get size(): number { return this.t.spec.pieces.length; }
+  /** The model file's settings (add_dummy_prefix there, whatever this view overrides). */
+  get spec(): SentencePieceSpec { return this.t.spec; }
   get unkId(): number { return this.t.unkId; }
   get byteFallback(): boolean { return this.t.spec.byteFallback; }
   get unkSurface(): string { return this.t.spec.unkSurface; }

@@ -2,7 +2,9 @@
  * The public, worker-backed ChatSession (loadModel + new ChatSession(model, …)) on the embedded tiny model:
  * its replies and history equal the in-thread session's turn for turn; an abort mid-reply keeps the partial
  * turn and the next turn equals a fresh session given that history; setImage/reset reach the worker in
- * order; a failed opening (unreadable image) surfaces at the next operation; sampling options reproduce.
+ * order; a failed opening (unreadable image) surfaces at the next operation; sampling options reproduce;
+ * imageMode (pad/crop) and optionNames reach the worker's session; ready(), contextLength, and lastTurn's
+ * identity (kept until another reply finishes, as in-thread).
  */
 import assert from 'node:assert/strict';
 import path from 'node:path';
@@ -97,4 +99,46 @@ test('in-thread: an abort during the prefill leaves no trace and a consistent ca
   const next = await ids(chat.send('Tell me more.', { maxNewTokens: 5 }));
   const fresh = new LocalChatSession(local, { image: IMAGE, history: chat.history.slice(0, 2) });
   assert.deepEqual(await ids(fresh.send('Tell me more.', { maxNewTokens: 5 })), next);
+});
+
+/** A 20×12 RGB gradient (not square, so padding and cropping see different pixels). */
+function wide(): { width: number; height: number; data: Uint8Array } {
+  const width = 20;
+  const height = 12;
+  const data = new Uint8Array(width * height * 3);
+  for (let i = 0; i < width * height; i++) data.set([(i * 7) % 256, (i * 13) % 256, 255 - (i % 256)], i * 3);
+  return { width, height, data };
+}
+
+test('imageMode reaches the worker\'s session: pad and crop each equal the in-thread session on a model loaded with that mode', async () => {
+  const got: Record<string, number[]> = {};
+  for (const mode of ['pad', 'crop'] as const) {
+    const remote = await ids(new ChatSession(model, { image: wide(), imageMode: mode }).send('What is in this image?', { maxNewTokens: 12 }));
+    const inThread = await ids(new LocalChatSession(loadChatModel(ASSET, { imageMode: mode }), { image: wide() }).send('What is in this image?', { maxNewTokens: 12 }));
+    assert.deepEqual(remote, inThread, mode);
+    got[mode] = remote;
+  }
+  assert.notDeepEqual(got.pad, got.crop);
+  const bad = new ChatSession(model, { imageMode: 'square' as 'pad' });
+  await assert.rejects(bad.ready(), /imageMode must be 'pad' or 'crop', got "square"/);
+});
+
+test('ready() and contextLength; the context error names maxNewTokens, or the name optionNames gives; lastTurn keeps its identity until a new turn', async () => {
+  const chat = new ChatSession(model, { image: IMAGE });
+  assert.equal(chat.contextLength, null);
+  await chat.ready();
+  assert.equal(chat.contextLength, 256); // the tiny model's max_position_embeddings
+  await ids(chat.send('Hi', { maxNewTokens: 3 }));
+  const first = chat.lastTurn;
+  assert.ok(first && first.tokenIds.length === 3);
+  await chat.reset();
+  assert.equal(chat.lastTurn, first);
+  await ids(chat.send('Hi', { maxNewTokens: 2 }));
+  assert.notEqual(chat.lastTurn, first);
+  assert.equal(chat.lastTurn!.tokenIds.length, 2);
+
+  const tooMany = { maxNewTokens: 250 };
+  await assert.rejects(ids(chat.send('Hi', tooMany)), /plus 250 new tokens; shorten the message or start a new conversation or lower maxNewTokens$/);
+  const cli = new ChatSession(model, { image: IMAGE, optionNames: { maxNewTokens: '--max-new-tokens' } });
+  await assert.rejects(ids(cli.send('Hi', tooMany)), /plus 250 new tokens; shorten the message or lower --max-new-tokens$/);
 });

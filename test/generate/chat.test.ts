@@ -1,7 +1,9 @@
 /**
  * ChatSession on the embedded tiny LLaVA-1.5 model (real weights, tokenizer, preprocessing and image):
  * KV-cache prefix reuse gives the tokens of a fresh session given the same history (and the decoder really
- * ran over fewer positions: its forward calls are counted), replies are kept the way LLaVA's CLI keeps them,
+ * ran over fewer positions: its forward calls are counted; through a reply exactly as far as its ids are what
+ * the reference's re-rendering tokenizes it to), replies are kept the way LLaVA's CLI keeps them (ids of the
+ * padded vocabulary left out),
  * stop strings are held back, interrupted turns leave a consistent cache, an image switch starts a new
  * conversation, and the context rule drops the oldest turns after the first or names the sizes.
  */
@@ -147,6 +149,79 @@ test('replies are kept as LLaVA\'s CLI keeps them: decoded with special tokens, 
   assert.equal(second!.stored, undefined);
   await reply(a, Q[2]!);
   assert.ok(a.lastTurn!.prompt.endsWith(`ASSISTANT: ${second!.content}</s>USER: ${Q[2]} ASSISTANT:`));
+});
+
+/** A token chooser that returns `ids` in order (whatever the logits say). */
+const forced = (ids: readonly number[]): SendOptions['nextToken'] => (_logits, generated) => ids[generated.length]!;
+
+/**
+ * How the reference's re-rendering tokenizes a reply `text` that ended with EOS: the ids between the first
+ * prompt and the first `</s>` in the next turn's prompt (taken from a session given that turn as history).
+ */
+async function renderedReply(text: string): Promise<{ ids: number[]; firstPromptPositions: number }> {
+  const opening = new ChatSession(model, { image: IMAGE });
+  await reply(opening, Q[0]!, { maxNewTokens: 1 });
+  const before = opening.lastTurn!.promptIds;
+  const given = new ChatSession(model, { image: IMAGE, history: [{ role: 'user', content: Q[0]! }, { role: 'assistant', content: text, stored: `${text}</s>` }] });
+  await reply(given, Q[1]!, { maxNewTokens: 1 });
+  const after = given.lastTurn!.promptIds;
+  assert.deepEqual(after.slice(0, before.length), before);
+  return { ids: after.slice(before.length, after.indexOf(2, before.length)), firstPromptPositions: opening.lastTurn!.promptPositions };
+}
+
+test('the cache is reused through a reply whose ids are what its text re-tokenizes to, and up to the first differing id otherwise', async () => {
+  const tok = model.tokenizer;
+  const text = 'The cat is red, and the sky is blue.';
+  const { ids: canonical, firstPromptPositions } = await renderedReply(text);
+  assert.equal(tok.decode(canonical, { skipSpecialTokens: true }), text);
+  // The same text from other ids: the first piece after the first that splits into two pieces of the
+  // vocabulary, split.
+  let at = -1;
+  let split: number[] = [];
+  for (const [k, id] of canonical.entries()) {
+    if (k === 0) continue;
+    const piece = tok.idToToken(id);
+    for (let cut = 1; cut < piece.length && at < 0; cut++) {
+      const [a, b] = [tok.tokenToId(piece.slice(0, cut)), tok.tokenToId(piece.slice(cut))];
+      if (a !== undefined && b !== undefined) {
+        at = k;
+        split = [...canonical.slice(0, k), a, b, ...canonical.slice(k + 1)];
+      }
+    }
+    if (at >= 0) break;
+  }
+  assert.ok(at > 0, 'no piece of the reply splits into two vocabulary pieces');
+  assert.equal(tok.decode(split, { skipSpecialTokens: true }), text);
+
+  for (const [label, ids, reused] of [
+    // Every id fed back (the EOS never is) is where the next prompt has it: all of them are reused.
+    ['canonical ids', canonical, firstPromptPositions + canonical.length],
+    // The reference's tokens decide: the cache serves up to the split piece, not beyond.
+    ['a split piece', split, firstPromptPositions + at],
+  ] as const) {
+    const chat = new ChatSession(model, { image: IMAGE });
+    await reply(chat, Q[0]!, { nextToken: forced([...ids, 2]), maxNewTokens: ids.length + 1 });
+    assert.deepEqual(chat.history[1], { role: 'assistant', content: text, stored: `${text}</s>` }, label);
+    const next = await reply(chat, Q[1]!);
+    assert.equal(chat.lastTurn!.reusedPositions, reused, label);
+    const fresh = new ChatSession(model, { image: IMAGE, history: chat.history.slice(0, 2) });
+    assert.deepEqual((await reply(fresh, Q[1]!)).pieces, next.pieces, label);
+  }
+});
+
+test('ids of the padded vocabulary (the tokenizer has no text for them) are left out of the kept reply', async () => {
+  const { ids } = await renderedReply('The cat is red.');
+  const padded = model.model.config.text.vocabSize - 1;
+  assert.ok(!model.tokenizer.hasId(padded));
+  for (const [label, chosen, stored] of [
+    ['ended by EOS', [ids[0]!, padded, ...ids.slice(1), 2], 'The cat is red.</s>'],
+    ['ended by the limit', [...ids, padded], undefined],
+  ] as const) {
+    const chat = new ChatSession(model, { image: IMAGE });
+    await reply(chat, Q[0]!, { nextToken: forced(chosen), maxNewTokens: chosen.length });
+    assert.deepEqual(chat.lastTurn!.tokenIds, chosen, label);
+    assert.deepEqual(chat.history[1], { role: 'assistant', content: 'The cat is red.', ...(stored ? { stored } : {}) }, label);
+  }
 });
 
 test('a stop string split across tokens is held back, never streamed, and ends the reply', async () => {

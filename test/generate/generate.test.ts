@@ -88,6 +88,15 @@ test('maxNewTokens beyond the context is refused with the numbers', async () => 
   await assert.rejects(collect({ ...greedy, inputIds: new Array(300).fill(5), images: [] }), /the prompt takes 300 positions .* context is 256/);
 });
 
+test('contextLength sizes the context: the same tokens when it fits, errors naming it when it does not', async () => {
+  assert.deepEqual((await collect({ ...greedy, contextLength: 40 })).map((p) => p.tokenId), GOLDEN);
+  await assert.rejects(collect({ ...greedy, contextLength: 30 }), /maxNewTokens 5 does not fit: the prompt takes 27 of the requested 30 positions \(contextLength\), leaving room for 3/);
+  await assert.rejects(collect({ ...greedy, contextLength: 20 }), /the prompt takes 27 positions .* requested context is 20 \(contextLength\)/);
+  await assert.rejects(collect({ ...greedy, contextLength: 257 }), /contextLength must be an integer from 1 to the model's max_position_embeddings 256, got 257/);
+  // Without maxNewTokens the default budget shrinks to the requested context.
+  assert.equal((await collect({ ...greedy, maxNewTokens: undefined, contextLength: 30 })).length <= 3, true);
+});
+
 test('abort during the prefill, during decoding, or leaving the loop: the next generation equals a fresh one', async () => {
   const during = new AbortController();
   await assert.rejects(collect({ ...greedy, signal: during.signal, onPrefillProgress: () => during.abort() }), { name: 'AbortError' });

@@ -26,6 +26,8 @@ export interface NativeAddon {
   mapFile?(path: string, willneed?: boolean): { handle: unknown; bytes: number; maxView: number };
   /** An ArrayBuffer over a byte range of a mapping (bounds-checked; holds the mapping alive). */
   mapView?(handle: unknown, byteOffset: number, byteLength: number): ArrayBuffer;
+  /** Releases the resident pages of a view from mapView (it stays valid); returns the bytes released. */
+  mapRelease?(view: ArrayBuffer): number;
 }
 
 export type IsaLevel = 'naive' | 'scalar' | 'avx2';

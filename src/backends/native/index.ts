@@ -32,6 +32,7 @@ export function nativeBackend(): Backend | null {
         // The closure keeps m.handle (and so the mapping) alive as long as the MappedFile is reachable.
         return { bytes: m.bytes, maxView: m.maxView, view: (off, len) => a.mapView!(m.handle, off, len) };
       },
+      release: a.mapRelease ? (v) => a.mapRelease!(v as ArrayBuffer) : undefined,
     });
   }
   const b: Backend = {

@@ -15,13 +15,15 @@
  * Not here: image features and merging (models/llava), decoding loops, tokenization.
  */
 import { add, argmax, embedding, linear, mul, narrow, reshape, rmsNorm, rope, ropeTables, scaledDotProductAttention, tensor, transpose, arange } from '../../engine/ops/index.js';
+import type { QuantDType } from '../../engine/dtype.js';
 import type { Tensor } from '../../engine/tensor.js';
 import { fmtShape } from '../../engine/shape.js';
 import type { WeightSource } from '../../io/source.js';
 import { activation, type Activation } from '../../nn/activations.js';
 import { KVCache } from '../../nn/kv-cache.js';
-import { matrix, optionalVector, vector } from '../../nn/params.js';
+import { matrix, optionalVector, quantizeWeight, vector } from '../../nn/params.js';
 import type { LlamaConfig } from './config.js';
+import { quantPlan, type WeightQuant } from './quant.js';
 
 interface Dense { w: Tensor; b: Tensor | null }
 
@@ -77,8 +79,19 @@ export interface LlamaOutput {
   logits: Tensor | null;
 }
 
-function dense(src: WeightSource, name: string, out: number, inp: number, bias: boolean): Dense {
-  return { w: matrix(src, `${name}.weight`, [out, inp]), b: optionalVector(src, `${name}.bias`, [out], bias) };
+export interface LlamaLoadOptions {
+  /** Quantize the weights as they are read (see quant.ts for which tensor gets which type). */
+  quant?: WeightQuant;
+}
+
+/** `matrix`, quantized to `dtype` when one is given (the float source is not kept). */
+function weight(src: WeightSource, name: string, shape: [number, number], dtype: QuantDType | undefined): Tensor {
+  const w = matrix(src, name, shape);
+  return dtype ? quantizeWeight(w, dtype, w.name ?? name) : w;
+}
+
+function dense(src: WeightSource, name: string, out: number, inp: number, bias: boolean, dtype: QuantDType | undefined): Dense {
+  return { w: weight(src, `${name}.weight`, [out, inp], dtype), b: optionalVector(src, `${name}.bias`, [out], bias) };
 }
 
 const apply = (x: Tensor, d: Dense) => linear(x, d.w, d.b);
@@ -97,26 +110,52 @@ export class LlamaForCausalLM {
    * `model` is positioned at the LlamaModel (`embed_tokens`, `layers.N`, `norm`); `head` at the head
    * (`weight`), or null for a head tied to `embed_tokens`.
    */
-  static load(model: WeightSource, head: WeightSource | null, cfg: LlamaConfig): LlamaForCausalLM {
+  static load(model: WeightSource, head: WeightSource | null, cfg: LlamaConfig, opts: LlamaLoadOptions = {}): LlamaForCausalLM {
     const { hiddenSize: D, intermediateSize: F, numHeads: H, numKvHeads: Hkv, headDim: hd, vocabSize: V } = cfg;
+    const plan = opts.quant ? quantPlan(opts.quant) : null;
+    const lin = plan?.linear;
     const layers: DecoderLayer[] = [];
     for (let i = 0; i < cfg.numLayers; i++) {
       const l = model.prefix(`layers.${i}`);
       layers.push({
         inputNorm: vector(l, 'input_layernorm.weight', [D]),
-        q: dense(l, 'self_attn.q_proj', H * hd, D, cfg.attentionBias),
-        k: dense(l, 'self_attn.k_proj', Hkv * hd, D, cfg.attentionBias),
-        v: dense(l, 'self_attn.v_proj', Hkv * hd, D, cfg.attentionBias),
-        o: dense(l, 'self_attn.o_proj', D, H * hd, cfg.attentionBias),
+        q: dense(l, 'self_attn.q_proj', H * hd, D, cfg.attentionBias, lin),
+        k: dense(l, 'self_attn.k_proj', Hkv * hd, D, cfg.attentionBias, lin),
+        v: dense(l, 'self_attn.v_proj', Hkv * hd, D, cfg.attentionBias, lin),
+        o: dense(l, 'self_attn.o_proj', D, H * hd, cfg.attentionBias, lin),
         postNorm: vector(l, 'post_attention_layernorm.weight', [D]),
-        gate: dense(l, 'mlp.gate_proj', F, D, cfg.mlpBias),
-        up: dense(l, 'mlp.up_proj', F, D, cfg.mlpBias),
-        down: dense(l, 'mlp.down_proj', D, F, cfg.mlpBias),
+        gate: dense(l, 'mlp.gate_proj', F, D, cfg.mlpBias, lin),
+        up: dense(l, 'mlp.up_proj', F, D, cfg.mlpBias, lin),
+        down: dense(l, 'mlp.down_proj', D, F, cfg.mlpBias, lin),
       });
     }
-    const embed = matrix(model, 'embed_tokens.weight', [V, D]);
-    const lmHead = head ? matrix(head, 'weight', [V, D]) : embed;
+    // A tied head is the embedding matrix itself, in the head's type (quant.ts says why).
+    const embed = weight(model, 'embed_tokens.weight', [V, D], head ? plan?.embedding : plan?.head);
+    const lmHead = head ? weight(head, 'weight', [V, D], plan?.head) : embed;
     return new LlamaForCausalLM(cfg, embed, layers, vector(model, 'norm.weight', [D]), lmHead, activation(cfg.hiddenAct, 'text_config.hidden_act'));
+  }
+
+  /**
+   * Every weight under its checkpoint name relative to the LlamaModel (`layers.0.self_attn.q_proj.weight`,
+   * `embed_tokens.weight`, `norm.weight`) plus `lm_head.weight` (the embedding matrix itself when tied):
+   * to see what was loaded in which dtype.
+   */
+  namedWeights(): Map<string, Tensor> {
+    const m = new Map<string, Tensor>([['embed_tokens.weight', this.embedTokens]]);
+    const dense = (p: string, d: Dense) => {
+      m.set(`${p}.weight`, d.w);
+      if (d.b) m.set(`${p}.bias`, d.b);
+    };
+    this.layers.forEach((l, i) => {
+      const p = `layers.${i}`;
+      m.set(`${p}.input_layernorm.weight`, l.inputNorm);
+      for (const n of ['q', 'k', 'v', 'o'] as const) dense(`${p}.self_attn.${n}_proj`, l[n]);
+      m.set(`${p}.post_attention_layernorm.weight`, l.postNorm);
+      for (const n of ['gate', 'up', 'down'] as const) dense(`${p}.mlp.${n}_proj`, l[n]);
+    });
+    m.set('norm.weight', this.finalNorm);
+    m.set('lm_head.weight', this.lmHead);
+    return m;
   }
 
   /** A cache sized for this model (prompt + new tokens positions). */

@@ -9,6 +9,7 @@
 import { clipVisionConfigFromJson, type RawClipVisionConfig } from '../clip/config.js';
 import { ClipVisionTower } from '../clip/vision.js';
 import { LlamaForCausalLM } from '../llama/model.js';
+import type { WeightQuant } from '../llama/quant.js';
 import type { WeightSource } from '../../io/source.js';
 import { llavaConfigFromJson, normalizeLlavaConfig, type LlavaConfig, type RawLlavaConfig } from './config.js';
 import { detectLayout, isSkippedVisionKey, KNOWN_BUFFERS, TOWER_IGNORED, type KeyLayout } from './layouts.js';
@@ -35,6 +36,8 @@ export interface LlavaParts {
    * embedded and only a config is wanted (null: none found, the config is read off the weights).
    */
   tower?: (required: boolean) => TowerParts | null;
+  /** Quantize the language model's weights at load (the vision tower and projector stay as stored). */
+  quant?: WeightQuant;
 }
 
 export interface AssembledLlava {
@@ -150,7 +153,7 @@ export function assembleLlava(parts: LlavaParts): AssembledLlava {
   if (!headPresent && !config.tieWordEmbeddings) {
     throw new Error(`${parts.weightsWhere}: missing tensor "${layout.head}.weight" and tie_word_embeddings is not set`);
   }
-  const languageModel = LlamaForCausalLM.load(w.prefix(layout.text), headPresent ? w.prefix(layout.head) : null, config.text);
+  const languageModel = LlamaForCausalLM.load(w.prefix(layout.text), headPresent ? w.prefix(layout.head) : null, config.text, { quant: parts.quant });
   strictCheck(w, parts.weightsWhere, r.ignorable);
   if (r.tower) strictCheck(r.tower, r.towerFrom, r.towerIgnorable);
   return { model: new LlavaModel(config, visionTower, projector, languageModel), config, layout, towerFrom: r.towerFrom };

@@ -10,11 +10,14 @@
  * - llava-hf ≥ 4.52: `model.language_model.*`, top-level `lm_head`, `model.vision_tower.vision_model.*`,
  *   `model.multi_modal_projector.linear_{1,2}`.
  *
+ * - gguf: a text GGUF and an mmproj GGUF presented under `text.model.*`, `text.lm_head`,
+ *   `mmproj.vision_model.*`, `mmproj.projector.linear_{1,2}` (gguf-load.ts renames llama.cpp's names).
+ *
  * Not here: reading files (src/io), building models (load.ts).
  */
 import type { ProjectorLayerName } from './projector.js';
 
-export type LayoutName = 'llava-original' | 'llava-hf' | 'llava-hf-4.52';
+export type LayoutName = 'llava-original' | 'llava-hf' | 'llava-hf-4.52' | 'gguf';
 
 export interface KeyLayout {
   name: LayoutName;
@@ -31,6 +34,15 @@ export interface KeyLayout {
 }
 
 export const LAYOUTS: readonly KeyLayout[] = [
+  {
+    name: 'gguf',
+    text: 'text.model',
+    head: 'text.lm_head',
+    vision: 'mmproj.vision_model',
+    projector: 'mmproj.projector',
+    projectorLayer: (i) => `linear_${i + 1}`,
+    marker: 'text.model.',
+  },
   {
     name: 'llava-hf-4.52',
     text: 'model.language_model',
