@@ -3,7 +3,7 @@
  * test/fixtures/interop/margin-core.safetensors (the generator, margin-model.ts, expands them to the full
  * LLaMA vocabulary). Run by hand, not by the test suite:
  *
- *   npx tsc -p . && node dist/test/interop/train-margin-model.js [steps]
+ *   npx tsc -p . && node dist/test/interop/train-margin-model.js [steps] [out.safetensors]
  *
  * Why trained rather than random: a random tiny LLaMA echoes its input and its top logits tie within
  * quantization noise, so "llama.cpp and we pick the same tokens" would prove little. Trained on the
@@ -193,7 +193,7 @@ for (const scheme of schemes) {
   summary[`${scheme}_wrong`] = String(e.wrong);
   summary[`${scheme}_min_margin`] = e.minMargin.toFixed(4);
 }
-const out = path.join(ROOT, CORE_FILE);
+const out = process.argv[3] ?? path.join(ROOT, CORE_FILE);
 mkdirSync(path.dirname(out), { recursive: true });
 await writeSafetensors(out, new Map([...w].map(([k, t]) => [k, tensor(opt.master.get(t)!, { shape: t.shape })])), { metadata: summary });
 console.log(`wrote ${out}`);
