@@ -8,7 +8,7 @@
  * make the answer meaningless, only memory and time are reported.
  */
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -18,60 +18,89 @@ import { printTable } from './util.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 
-const CONFIG = {
-  architectures: ['LlavaForConditionalGeneration'], model_type: 'llava', ignore_index: -100, image_token_index: 32000,
-  pad_token_id: 32001, projector_hidden_act: 'gelu', vision_feature_layer: -2, vision_feature_select_strategy: 'default',
-  tie_word_embeddings: false, torch_dtype: 'float16',
-  text_config: { model_type: 'llama', max_position_embeddings: 4096, rms_norm_eps: 1e-5, vocab_size: 32064, torch_dtype: 'float16' },
-  vision_config: { model_type: 'clip_vision_model', hidden_size: 1024, image_size: 336, intermediate_size: 4096, num_attention_heads: 16, num_hidden_layers: 24, patch_size: 14, projection_dim: 768 },
-};
-const PREPROCESSOR = {
-  crop_size: { height: 336, width: 336 }, do_center_crop: true, do_convert_rgb: true, do_normalize: true, do_rescale: true, do_resize: true,
-  image_mean: [0.48145466, 0.4578275, 0.40821073], image_std: [0.26862954, 0.26130258, 0.27577711], resample: 3,
-  rescale_factor: 0.00392156862745098, size: { shortest_edge: 336 },
-};
+/** Shape of a random llava-hf checkpoint: the text model's layers and vocabulary, and the vision tower's size. */
+export interface RandomLlavaShape {
+  /** Decoder layers of the 7B-shaped text model (32 in LLaVA-1.5-7B). */
+  textLayers: number;
+  /** Embedding and head rows (32064 in llava-1.5-7b-hf). */
+  vocab: number;
+  /** CLIP ViT-L/14-336 as LLaVA-1.5 has it, or a 1-layer 64-wide tower for text-only benchmarks. */
+  vision: 'L14-336' | 'tiny';
+}
 
-/** Names and shapes of llava-1.5-7b-hf (classic layout). */
-function shapes(): [string, number[]][] {
+export const LLAVA_7B: RandomLlavaShape = { textLayers: 32, vocab: 32064, vision: 'L14-336' };
+
+const VISION = {
+  'L14-336': { hidden_size: 1024, image_size: 336, intermediate_size: 4096, num_attention_heads: 16, num_hidden_layers: 24, patch_size: 14 },
+  tiny: { hidden_size: 64, image_size: 28, intermediate_size: 128, num_attention_heads: 2, num_hidden_layers: 2, patch_size: 14 },
+} as const;
+
+function config(s: RandomLlavaShape): Record<string, unknown> {
+  return {
+    architectures: ['LlavaForConditionalGeneration'], model_type: 'llava', ignore_index: -100, image_token_index: 32000,
+    pad_token_id: 32001, projector_hidden_act: 'gelu', vision_feature_layer: -2, vision_feature_select_strategy: 'default',
+    tie_word_embeddings: false, torch_dtype: 'float16',
+    text_config: { model_type: 'llama', max_position_embeddings: 4096, rms_norm_eps: 1e-5, vocab_size: s.vocab, num_hidden_layers: s.textLayers, torch_dtype: 'float16' },
+    vision_config: { model_type: 'clip_vision_model', ...VISION[s.vision], projection_dim: 768 },
+  };
+}
+
+function preprocessor(s: RandomLlavaShape): Record<string, unknown> {
+  const size = VISION[s.vision].image_size;
+  return {
+    crop_size: { height: size, width: size }, do_center_crop: true, do_convert_rgb: true, do_normalize: true, do_rescale: true, do_resize: true,
+    image_mean: [0.48145466, 0.4578275, 0.40821073], image_std: [0.26862954, 0.26130258, 0.27577711], resample: 3,
+    rescale_factor: 0.00392156862745098, size: { shortest_edge: size },
+  };
+}
+
+/** Names and shapes of llava-1.5-7b-hf (classic layout) with the given layers, vocabulary and tower. */
+function shapes(s: RandomLlavaShape): [string, number[]][] {
   const out: [string, number[]][] = [];
-  const D = 4096, F = 11008, V = 32064, d = 1024, f = 4096;
+  const D = 4096, F = 11008, V = s.vocab;
+  const { hidden_size: d, intermediate_size: f, num_hidden_layers: vl, image_size: size, patch_size: p } = VISION[s.vision];
   out.push(['language_model.model.embed_tokens.weight', [V, D]], ['language_model.model.norm.weight', [D]], ['language_model.lm_head.weight', [V, D]]);
-  for (let i = 0; i < 32; i++) {
-    const p = `language_model.model.layers.${i}.`;
-    for (const n of ['q', 'k', 'v', 'o']) out.push([`${p}self_attn.${n}_proj.weight`, [D, D]]);
-    out.push([`${p}mlp.gate_proj.weight`, [F, D]], [`${p}mlp.up_proj.weight`, [F, D]], [`${p}mlp.down_proj.weight`, [D, F]]);
-    out.push([`${p}input_layernorm.weight`, [D]], [`${p}post_attention_layernorm.weight`, [D]]);
+  for (let i = 0; i < s.textLayers; i++) {
+    const l = `language_model.model.layers.${i}.`;
+    for (const n of ['q', 'k', 'v', 'o']) out.push([`${l}self_attn.${n}_proj.weight`, [D, D]]);
+    out.push([`${l}mlp.gate_proj.weight`, [F, D]], [`${l}mlp.up_proj.weight`, [F, D]], [`${l}mlp.down_proj.weight`, [D, F]]);
+    out.push([`${l}input_layernorm.weight`, [D]], [`${l}post_attention_layernorm.weight`, [D]]);
   }
   out.push(['multi_modal_projector.linear_1.weight', [D, d]], ['multi_modal_projector.linear_1.bias', [D]],
     ['multi_modal_projector.linear_2.weight', [D, D]], ['multi_modal_projector.linear_2.bias', [D]]);
   const v = 'vision_tower.vision_model.';
-  out.push([`${v}embeddings.class_embedding`, [d]], [`${v}embeddings.patch_embedding.weight`, [d, 3, 14, 14]],
-    [`${v}embeddings.position_embedding.weight`, [577, d]], [`${v}pre_layrnorm.weight`, [d]], [`${v}pre_layrnorm.bias`, [d]],
+  const n = (size / p) ** 2;
+  out.push([`${v}embeddings.class_embedding`, [d]], [`${v}embeddings.patch_embedding.weight`, [d, 3, p, p]],
+    [`${v}embeddings.position_embedding.weight`, [n + 1, d]], [`${v}pre_layrnorm.weight`, [d]], [`${v}pre_layrnorm.bias`, [d]],
     [`${v}post_layernorm.weight`, [d]], [`${v}post_layernorm.bias`, [d]]);
-  for (let i = 0; i < 24; i++) {
-    const p = `${v}encoder.layers.${i}.`;
-    for (const n of ['q', 'k', 'v', 'out']) out.push([`${p}self_attn.${n}_proj.weight`, [d, d]], [`${p}self_attn.${n}_proj.bias`, [d]]);
-    out.push([`${p}mlp.fc1.weight`, [f, d]], [`${p}mlp.fc1.bias`, [f]], [`${p}mlp.fc2.weight`, [d, f]], [`${p}mlp.fc2.bias`, [d]]);
-    for (const n of ['layer_norm1', 'layer_norm2']) out.push([`${p}${n}.weight`, [d]], [`${p}${n}.bias`, [d]]);
+  for (let i = 0; i < vl; i++) {
+    const l = `${v}encoder.layers.${i}.`;
+    for (const m of ['q', 'k', 'v', 'out']) out.push([`${l}self_attn.${m}_proj.weight`, [d, d]], [`${l}self_attn.${m}_proj.bias`, [d]]);
+    out.push([`${l}mlp.fc1.weight`, [f, d]], [`${l}mlp.fc1.bias`, [f]], [`${l}mlp.fc2.weight`, [d, f]], [`${l}mlp.fc2.bias`, [d]]);
+    for (const m of ['layer_norm1', 'layer_norm2']) out.push([`${l}${m}.weight`, [d]], [`${l}${m}.bias`, [d]]);
   }
   return out;
 }
 
-async function writeCheckpoint(dir: string): Promise<void> {
+/**
+ * Writes a llava-hf folder with random f16 weights of `shape` (std 0.02; norm weights near 1), the demo
+ * model's tokenizer (LLaMA's, with <image> and <pad> added as llava-hf has them) and its configs.
+ */
+export async function writeRandomLlava(dir: string, shape: RandomLlavaShape): Promise<void> {
   mkdirSync(dir, { recursive: true });
-  // One block of random f16 values (std 0.02; norm weights near 1) tiled with a per-tensor shift.
+  // One block of random f16 values tiled with a per-tensor shift.
   const rng = new Rng(7);
   const block = new Uint16Array(1 << 20);
   for (let i = 0; i < block.length; i++) block[i] = f32ToF16Bits(rng.normal() * 0.02);
   const ones = new Uint16Array(1 << 12);
   for (let i = 0; i < ones.length; i++) ones[i] = f32ToF16Bits(1 + rng.normal() * 0.02);
   let shift = 0;
-  const planned: PlannedTensor[] = shapes().map(([name, shape]) => ({
-    name, dtype: 'f16', shape,
+  const planned: PlannedTensor[] = shapes(shape).map(([name, dims]) => ({
+    name, dtype: 'f16', shape: dims,
     produce: () => {
-      const n = shape.reduce((a, b) => a * b, 1);
+      const n = dims.reduce((a, b) => a * b, 1);
       const data = new Uint16Array(n);
-      const src = shape.length === 1 && /norm|layrnorm/.test(name) && name.endsWith('weight') ? ones : block;
+      const src = dims.length === 1 && /norm|layrnorm/.test(name) && name.endsWith('weight') ? ones : block;
       shift = (shift + 7919) % src.length;
       // Tile the block from a shifted start so that tensors (and rows) differ.
       for (let at = 0, from = shift; at < n; from = 0) {
@@ -79,23 +108,31 @@ async function writeCheckpoint(dir: string): Promise<void> {
         data.set(src.subarray(from, from + len), at);
         at += len;
       }
-      return new Tensor(data, 'f16', shape);
+      return new Tensor(data, 'f16', dims);
     },
   }));
   await writeSafetensors(path.join(dir, 'model.safetensors'), planned, { maxShardBytes: 5e9, metadata: { format: 'pt' } });
-  writeFileSync(path.join(dir, 'config.json'), JSON.stringify(CONFIG, null, 2));
-  writeFileSync(path.join(dir, 'preprocessor_config.json'), JSON.stringify(PREPROCESSOR, null, 2));
+  writeFileSync(path.join(dir, 'config.json'), JSON.stringify(config(shape), null, 2));
+  writeFileSync(path.join(dir, 'preprocessor_config.json'), JSON.stringify(preprocessor(shape), null, 2));
   writeFileSync(path.join(dir, 'generation_config.json'), JSON.stringify({ bos_token_id: 1, eos_token_id: 2, pad_token_id: 32001 }));
-  // The demo model's tokenizer (LLaMA's, with <image> and <pad> added as llava-hf has them) so that
-  // generation can decode text.
-  for (const f of ['tokenizer.model', 'tokenizer_config.json']) copyFileSync(path.join(ROOT, 'assets', 'tiny-llava-1.5-hf', f), path.join(dir, f));
+  const assets = path.join(ROOT, 'assets', 'tiny-llava-1.5-hf');
+  copyFileSync(path.join(assets, 'tokenizer.model'), path.join(dir, 'tokenizer.model'));
+  // A vocabulary of LLaMA's 32000 rows has no room for the added tokens: keep only those that fit.
+  const tc = JSON.parse(readFileSync(path.join(assets, 'tokenizer_config.json'), 'utf8')) as { added_tokens_decoder: Record<string, { content: string }>; pad_token?: string };
+  for (const id of Object.keys(tc.added_tokens_decoder)) {
+    if (Number(id) >= shape.vocab) {
+      if (tc.pad_token === tc.added_tokens_decoder[id]!.content) delete tc.pad_token;
+      delete tc.added_tokens_decoder[id];
+    }
+  }
+  writeFileSync(path.join(dir, 'tokenizer_config.json'), JSON.stringify(tc, null, 2));
 }
 
 /** The 7B-shaped checkpoint in `dir`, written first when it is not there yet (about 14 GB, a few minutes). */
 export async function ensureLlava7b(dir: string): Promise<void> {
   if (existsSync(path.join(dir, 'model.safetensors.index.json')) && existsSync(path.join(dir, 'tokenizer.model'))) return;
   const t0 = performance.now();
-  await writeCheckpoint(dir);
+  await writeRandomLlava(dir, LLAVA_7B);
   process.stdout.write(`wrote ${dir} in ${((performance.now() - t0) / 1000).toFixed(0)} s\n`);
 }
 

@@ -16,6 +16,7 @@ const benches: Record<string, () => Promise<Bench>> = {
   io: async () => (await import('./io.js')).run,
   clip: async () => (await import('./clip.js')).run,
   chat: async () => (await import('./chat.js')).run,
+  llm: async () => (await import('./llm.js')).run,
 };
 
 const [name, ...rest] = process.argv.slice(2);

@@ -29,22 +29,35 @@ test('a project outside the repository imports the public API by name and runs t
     symlinkSync(root, path.join(dir, 'node_modules', 'llava-ts'), 'dir');
     const model = path.join(root, 'assets', 'tiny-llava-1.5-hf');
     writeFileSync(path.join(dir, 'main.mjs'), `
-      import { loadModel, generate, ChatSession, preprocessImage, Tokenizer, loadTokenizer } from 'llava-ts';
+      import { loadModel, generate, generateBatch, ChatSession, preprocessImage, Tokenizer, loadTokenizer } from 'llava-ts';
       const model = await loadModel(${JSON.stringify(model)});
       const ids = [];
       for await (const p of generate(model, { inputIds: ${JSON.stringify(expectedIds())}, images: [${JSON.stringify(path.join(model, 'image.png'))}], temperature: 0, maxNewTokens: 5 })) ids.push(p.tokenId);
       const chat = new ChatSession(model, { image: ${JSON.stringify(path.join(model, 'image.png'))} });
       let pieces = 0;
       for await (const p of chat.send('Hi', { maxNewTokens: 2 })) pieces++;
+      const batch = [[], []];
+      for await (const p of generateBatch(model, [
+        { inputIds: ${JSON.stringify(expectedIds())}, images: [${JSON.stringify(path.join(model, 'image.png'))}], temperature: 0, maxNewTokens: 5 },
+        { prompt: 'Hi', temperature: 1, seed: 1, maxNewTokens: 2 },
+      ])) batch[p.index].push(p.tokenId);
+      await model.close();
+      const q4 = await loadModel(${JSON.stringify(model)}, { quant: 'q4_0' });
+      const quant = q4.info.quant;
+      await q4.close();
       const tok = loadTokenizer(${JSON.stringify(model)});
       const px = await preprocessImage(${JSON.stringify(path.join(model, 'image.png'))}, { size: 16, mode: 'crop' });
-      console.log(JSON.stringify({ ids, pieces, history: chat.history.length, isTokenizer: tok instanceof Tokenizer, hello: tok.encode('Hello'), px: px.pixelValues.shape }));
-      await model.close();
+      console.log(JSON.stringify({ ids, pieces, history: chat.history.length, isTokenizer: tok instanceof Tokenizer, hello: tok.encode('Hello'), px: px.pixelValues.shape, batch, quant }));
     `);
     const r = spawnSync(process.execPath, ['main.mjs'], { cwd: dir, encoding: 'utf8', env: { ...process.env, LLAVA_QUIET: '1' }, timeout: 100_000 });
     assert.equal(r.status, 0, r.stderr);
-    const out = JSON.parse(r.stdout.trim().split('\n').pop()!) as { ids: number[]; pieces: number; history: number; isTokenizer: boolean; hello: number[]; px: number[] };
+    const out = JSON.parse(r.stdout.trim().split('\n').pop()!) as {
+      ids: number[]; pieces: number; history: number; isTokenizer: boolean; hello: number[]; px: number[]; batch: number[][]; quant: string;
+    };
     assert.deepEqual(out.ids, expectedGreedy());
+    assert.deepEqual(out.batch[0], expectedGreedy(), 'generateBatch: the golden request gets the golden tokens');
+    assert.equal(out.batch[1]!.length, 2);
+    assert.equal(out.quant, 'q4_0');
     assert.equal(out.history, 2);
     assert.ok(out.pieces >= 1);
     assert.equal(out.isTokenizer, true);

@@ -3,6 +3,7 @@
  * loaded. The choice is logged once. With CI=true a native addon that fails to load is an error.
  */
 import { setBackend, activeBackend, type Backend } from '../engine/backend.js';
+import { isMainThread } from 'node:worker_threads';
 import { infoOnce, warnOnce } from '../util/log.js';
 import { tsBackend } from './ts/index.js';
 import { nativeBackend } from './native/index.js';
@@ -24,7 +25,9 @@ if (!native && want !== 'ts') {
   warnOnce(`native addon unavailable (${nativeLoadError()?.message}); using the ts backend`);
 }
 setBackend(want === 'ts' || !native ? 'ts' : 'native');
-infoOnce(`backend ${activeBackend().describe()}`);
+// A model's worker thread loads this module again: the thread that asked for the model says which backend
+// it runs (generate/client.ts), so a process shows the line once rather than once per thread.
+if (isMainThread) infoOnce(`backend ${activeBackend().describe()}`);
 
 export { tsBackend };
 /** The native backend when it loaded (whatever LLAVA_BACKEND chose as active). */

@@ -9,6 +9,7 @@
  * Not here: the loop (core.ts), the worker side (worker.ts), chat sessions.
  */
 import { Worker } from 'node:worker_threads';
+import { infoOnce } from '../util/log.js';
 import type { GenerationSummary } from './core.js';
 import { checkBatch, forRequest, type BatchOptions, type BatchPiece, type BatchRequest, type GenerateOptions, type GenerateRequest, type Piece } from './options.js';
 import type { BatchSummary } from './batch.js';
@@ -88,6 +89,7 @@ export class Model {
       await worker.terminate();
       throw e;
     });
+    infoOnce(`backend ${info.backend}`); // deduplicated with the main thread's own line when they agree
     return new Model(worker, info);
   }
 

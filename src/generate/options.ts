@@ -66,7 +66,7 @@ export type FinishReason = 'eos' | 'stop' | 'length';
 export type GenerateRequest = Omit<GenerateOptions, 'signal' | 'onPrefillProgress'>;
 
 /** One request of a batch: a prompt with its images and its own sampling, stop strings, seed and length. */
-export type BatchRequest = Omit<GenerateOptions, 'signal' | 'onPrefillProgress' | 'cacheDtype'>;
+export type BatchRequest = Omit<GenerateOptions, 'signal' | 'onPrefillProgress' | 'cacheDtype' | 'contextLength'>;
 
 /** What applies to a whole batch. */
 export interface BatchOptions {

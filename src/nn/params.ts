@@ -54,6 +54,9 @@ const SLICE_VALUES = 1 << 20;
  * should not be kept.
  */
 export function quantizeWeight(w: Tensor, dtype: QuantDType, name = w.name ?? 'weight'): Tensor {
+  if (isQuant(w.dtype)) {
+    throw new Error(`tensor "${name}" is stored as ${w.dtype} and cannot be quantized again to ${dtype}: quantizing at load applies to float weights`);
+  }
   if (!(isFloat(w.dtype) || isHalf(w.dtype)) || w.ndim !== 2) {
     throw new Error(`tensor "${name}" (${w.dtype} ${fmtShape(w.shape)}) cannot be quantized to ${dtype}: expected a float matrix [out, in]`);
   }
@@ -62,12 +65,20 @@ export function quantizeWeight(w: Tensor, dtype: QuantDType, name = w.name ?? 'w
     throw new Error(`tensor "${name}" ${fmtShape(w.shape)} cannot be quantized to ${dtype}: its ${K} input features are not a multiple of ${QK} (the ${dtype} block size)`);
   }
   const out = empty([N, K], dtype);
-  const rows = Math.max(1, Math.floor(SLICE_VALUES / K));
+  const rows = Math.min(N, Math.max(1, Math.floor(SLICE_VALUES / K)));
+  const direct = w.dtype === 'f32' && w.strides[1] === 1;
+  // One f32 buffer reused for every slice: converting leaves no garbage behind, whatever the collector does.
+  const scratch = direct ? null : empty([rows, K], 'f32');
   for (let r = 0; r < N; r += rows) {
     const n = Math.min(rows, N - r);
-    const slice = narrow(w, 0, r, n);
+    let x = narrow(w, 0, r, n);
+    if (scratch) {
+      const into = n === rows ? scratch : narrow(scratch, 0, 0, n);
+      dispatch('copy', into, x); // the copy kernel converts any float dtype to f32
+      x = into;
+    }
     // The quantize kernel's contract (validated above): out [n, K] q8_0/q4_0, x [n, K] f32 with unit-stride rows.
-    dispatch('quantize', narrow(out, 0, r, n), slice.dtype === 'f32' && slice.strides[1] === 1 ? slice : to(slice, 'f32'));
+    dispatch('quantize', narrow(out, 0, r, n), x);
   }
   releaseMappedPages(w.data.buffer);
   return out;

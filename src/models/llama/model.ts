@@ -15,7 +15,6 @@
  * Not here: image features and merging (models/llava), decoding loops, tokenization.
  */
 import { add, argmax, embedding, linear, mul, narrow, reshape, rmsNorm, rope, ropeTables, scaledDotProductAttention, tensor, transpose, arange } from '../../engine/ops/index.js';
-import type { QuantDType } from '../../engine/dtype.js';
 import type { Tensor } from '../../engine/tensor.js';
 import { fmtShape } from '../../engine/shape.js';
 import type { WeightSource } from '../../io/source.js';
@@ -23,7 +22,7 @@ import { activation, type Activation } from '../../nn/activations.js';
 import { KVCache } from '../../nn/kv-cache.js';
 import { matrix, optionalVector, quantizeWeight, vector } from '../../nn/params.js';
 import type { LlamaConfig } from './config.js';
-import { quantPlan, type WeightQuant } from './quant.js';
+import type { LlamaMatrixRole, WeightTypeFn } from './quant.js';
 
 interface Dense { w: Tensor; b: Tensor | null }
 
@@ -80,18 +79,20 @@ export interface LlamaOutput {
 }
 
 export interface LlamaLoadOptions {
-  /** Quantize the weights as they are read (see quant.ts for which tensor gets which type). */
-  quant?: WeightQuant;
+  /** Quantize matrices as they are read, each to the type this gives for it (see quant.ts). */
+  weightType?: WeightTypeFn;
 }
 
-/** `matrix`, quantized to `dtype` when one is given (the float source is not kept). */
-function weight(src: WeightSource, name: string, shape: [number, number], dtype: QuantDType | undefined): Tensor {
+/** `matrix`, quantized when `weightType` names a type for it (the float source is not kept). */
+function weight(src: WeightSource, name: string, shape: [number, number], role: LlamaMatrixRole, weightType: WeightTypeFn | undefined): Tensor {
   const w = matrix(src, name, shape);
-  return dtype ? quantizeWeight(w, dtype, w.name ?? name) : w;
+  const full = w.name ?? name;
+  const dtype = weightType?.(role, full, shape);
+  return dtype && dtype !== w.dtype ? quantizeWeight(w, dtype, full) : w;
 }
 
-function dense(src: WeightSource, name: string, out: number, inp: number, bias: boolean, dtype: QuantDType | undefined): Dense {
-  return { w: weight(src, `${name}.weight`, [out, inp], dtype), b: optionalVector(src, `${name}.bias`, [out], bias) };
+function dense(src: WeightSource, name: string, out: number, inp: number, bias: boolean, weightType: WeightTypeFn | undefined): Dense {
+  return { w: weight(src, `${name}.weight`, [out, inp], 'matrix', weightType), b: optionalVector(src, `${name}.bias`, [out], bias) };
 }
 
 const apply = (x: Tensor, d: Dense) => linear(x, d.w, d.b);
@@ -112,8 +113,7 @@ export class LlamaForCausalLM {
    */
   static load(model: WeightSource, head: WeightSource | null, cfg: LlamaConfig, opts: LlamaLoadOptions = {}): LlamaForCausalLM {
     const { hiddenSize: D, intermediateSize: F, numHeads: H, numKvHeads: Hkv, headDim: hd, vocabSize: V } = cfg;
-    const plan = opts.quant ? quantPlan(opts.quant) : null;
-    const lin = plan?.linear;
+    const lin = opts.weightType;
     const layers: DecoderLayer[] = [];
     for (let i = 0; i < cfg.numLayers; i++) {
       const l = model.prefix(`layers.${i}`);
@@ -129,9 +129,9 @@ export class LlamaForCausalLM {
         down: dense(l, 'mlp.down_proj', D, F, cfg.mlpBias, lin),
       });
     }
-    // A tied head is the embedding matrix itself, in the head's type (quant.ts says why).
-    const embed = weight(model, 'embed_tokens.weight', [V, D], head ? plan?.embedding : plan?.head);
-    const lmHead = head ? weight(head, 'weight', [V, D], plan?.head) : embed;
+    // A tied head is the embedding matrix itself: one tensor, typed for both roles.
+    const embed = weight(model, 'embed_tokens.weight', [V, D], head ? 'token-embedding' : 'tied-embedding', lin);
+    const lmHead = head ? weight(head, 'weight', [V, D], 'head', lin) : embed;
     return new LlamaForCausalLM(cfg, embed, layers, vector(model, 'norm.weight', [D]), lmHead, activation(cfg.hiddenAct, 'text_config.hidden_act'));
   }
 

@@ -9,7 +9,8 @@
 import { clipVisionConfigFromJson, type RawClipVisionConfig } from '../clip/config.js';
 import { ClipVisionTower } from '../clip/vision.js';
 import { LlamaForCausalLM } from '../llama/model.js';
-import type { WeightQuant } from '../llama/quant.js';
+import type { WeightQuant, WeightTypeFn } from '../llama/quant.js';
+import { weightStorage } from './weight-types.js';
 import type { WeightSource } from '../../io/source.js';
 import { llavaConfigFromJson, normalizeLlavaConfig, type LlavaConfig, type RawLlavaConfig } from './config.js';
 import { detectLayout, isSkippedVisionKey, KNOWN_BUFFERS, TOWER_IGNORED, type KeyLayout } from './layouts.js';
@@ -142,6 +143,20 @@ function strictCheck(src: WeightSource, where: string, ignorable: (k: string) =>
   }
 }
 
+/**
+ * The types of the `quant` load option: weight-types.ts's table, the one `llava quantize` writes. Where the
+ * table keeps a matrix in f16 because its rows are not whole 32-value blocks, quantizing at load is an
+ * error naming the tensor instead (an f16 copy made at load would be neither what was asked nor what is stored).
+ */
+function quantTypes(quant: WeightQuant | undefined): WeightTypeFn | undefined {
+  if (!quant) return undefined;
+  return (role, name, shape) => {
+    const t = weightStorage(role, quant, shape);
+    if (t === 'q8_0' || t === 'q4_0') return t;
+    throw new Error(`tensor "${name}" [${shape.join(', ')}] cannot be quantized to ${quant}: its ${shape[1]} input features are not a multiple of 32 (the ${quant} block size)`);
+  };
+}
+
 /** Build the model: every tensor by published name with its shape checked, then no unexplained leftovers. */
 export function assembleLlava(parts: LlavaParts): AssembledLlava {
   const r = resolveLlava(parts);
@@ -153,7 +168,7 @@ export function assembleLlava(parts: LlavaParts): AssembledLlava {
   if (!headPresent && !config.tieWordEmbeddings) {
     throw new Error(`${parts.weightsWhere}: missing tensor "${layout.head}.weight" and tie_word_embeddings is not set`);
   }
-  const languageModel = LlamaForCausalLM.load(w.prefix(layout.text), headPresent ? w.prefix(layout.head) : null, config.text, { quant: parts.quant });
+  const languageModel = LlamaForCausalLM.load(w.prefix(layout.text), headPresent ? w.prefix(layout.head) : null, config.text, { weightType: quantTypes(parts.quant) });
   strictCheck(w, parts.weightsWhere, r.ignorable);
   if (r.tower) strictCheck(r.tower, r.towerFrom, r.towerIgnorable);
   return { model: new LlavaModel(config, visionTower, projector, languageModel), config, layout, towerFrom: r.towerFrom };

@@ -2,6 +2,7 @@
  * The `quant` load option (q8_0 / q4_0 in memory at load) on the tiny fixture, on every backend:
  * - per-tensor types: decoder linears in the requested type, norms f32, embedding in the requested type
  *   and the head q8_0 (a tied head shares one q8_0 matrix); the vision tower and projector untouched;
+ *   byte for byte what `llava quantize` stores in its GGUF file for the same weights;
  * - the loaded model's logits are bit-identical to a model assembled from weights quantized by hand with
  *   the `quantize` op (whole matrices, types chosen by this test), so the loader's sliced quantization and
  *   its type plan are checked against an independent path;
@@ -23,6 +24,7 @@ import { MemoryWeightSource } from '../../../src/io/source.js';
 import { assembleLlava, type LlavaParts } from '../../../src/models/llava/assemble.js';
 import { loadLlava } from '../../../src/models/llava/load.js';
 import { quantizeWeight } from '../../../src/nn/params.js';
+import { quantize as quantizeCommand } from '../../../src/cli/quantize.js';
 import { FIXTURE, fixtureConfig, fixtureExpected, fixtureWeights } from '../../helpers/tiny-llava.js';
 
 const expected = fixtureExpected();
@@ -61,6 +63,8 @@ const untiedCfg = () => {
 };
 /** An untied variant: a head of its own (random, so that it differs from the embedding). */
 const untied = new Map(weights).set(HEAD, randn([32064, 64], { seed: 7 }));
+
+const bytes = (t: Tensor) => Buffer.from(t.data.buffer, t.data.byteOffset, t.data.byteLength);
 
 /** Root-mean-square of a − b over the RMS of b. */
 function relRms(a: ArrayLike<number>, b: ArrayLike<number>): number {
@@ -129,6 +133,21 @@ test('from the folder (mapped safetensors): the same logits as from memory', () 
  * twice that (random weights amplify unevenly); the head's q8_0 error is counted at the linears' rate,
  * which overestimates it under q4_0. Measured: q8_0 0.022 against a bound 0.046, q4_0 0.24 against 0.52.
  */
+test('the same bytes as `llava quantize` writes into a GGUF file (one type table for both)', async () => {
+  for (const type of ['q8_0', 'q4_0'] as const) {
+    const out = path.join(tmp, `gguf-${type}`);
+    await quantizeCommand({ model: FIXTURE, type, out, mmprojType: 'f16' });
+    const fromFile = loadLlava(out).model.languageModel.namedWeights();
+    const atLoad = loadLlava(FIXTURE, { quant: type }).model.languageModel.namedWeights();
+    assert.deepEqual([...atLoad.keys()].sort(), [...fromFile.keys()].sort());
+    for (const [k, t] of atLoad) {
+      const u = fromFile.get(k)!;
+      assert.equal(t.dtype, u.dtype, `${type} ${k}`);
+      assert.ok(bytes(t).equals(bytes(u)), `${type} ${k}: bytes differ`);
+    }
+  }
+});
+
 test('logits close to the float model within the derived bound', (t) => {
   const float = run(parts(weights)).logits.toArray();
   const weightErr = (d: 'q8_0' | 'q4_0') => {
@@ -172,13 +191,17 @@ test('an input width that is not a multiple of 32 is an error naming the tensor;
   assert.throws(() => quantizeWeight(randn([4, 40]), 'q8_0', 'w.weight'), /tensor "w\.weight" \[4, 40\] cannot be quantized to q8_0/);
 });
 
+test('an already quantized weight is not quantized again', () => {
+  assert.throws(() => quantizeWeight(quantize(randn([2, 64]), 'q8_0'), 'q4_0', 'w.weight'), /tensor "w\.weight" is stored as q8_0 and cannot be quantized again to q4_0/);
+});
+
 test('quantizeWeight equals the quantize op over slices of rows (f32 and f16 sources)', () => {
   const w = randn([700, 2048], { seed: 11 }); // 512 rows per slice: two slices, the second partial
   for (const src of [w, to(w, 'f16'), to(w, 'bf16')]) {
     for (const d of ['q8_0', 'q4_0'] as const) {
       const got = quantizeWeight(src, d);
       const want = quantize(to(src, 'f32'), d);
-      assert.deepEqual(Buffer.from(got.data.buffer, got.data.byteOffset, got.data.byteLength), Buffer.from(want.data.buffer, want.data.byteOffset, want.data.byteLength), `${src.dtype} ${d}`);
+      assert.ok(bytes(got).equals(bytes(want)), `${src.dtype} ${d}`);
     }
   }
 });
