@@ -54,7 +54,9 @@ export async function quantize(o: QuantizeOptions): Promise<void> {
   if (existsSync(o.out) && !statSync(o.out).isDirectory()) throw new Error(`--out ${o.out} exists and is not a folder`);
   if (path.resolve(o.out) === path.resolve(o.model)) throw new Error('--out must be a different folder from --model');
   const t0 = performance.now();
-  const model = describeLlava(o.model, { visionTower: o.visionTower });
+  // Tensors are read into fresh memory rather than mapped: each is dropped once written, so resident memory
+  // stays near one tensor instead of growing with the mapped checkpoint.
+  const model = describeLlava(o.model, { visionTower: o.visionTower, mmap: false });
   const prep = modelPreprocessing(model).options;
   const tok = folderTokenizer(o.model);
   if (!tok) process.stderr.write(`quantize: ${o.model} has no tokenizer; the GGUF file will carry none (llama.cpp needs one)\n`);

@@ -187,6 +187,13 @@ export function ggufLlavaParts(files: GgufModelFiles, opts: OpenOptions = {}): G
     entries.set(`mmproj.${s.hf}`, { src: mm, gguf });
     mmClaimed.add(gguf);
   }
+  // LLaVA never applies the pooled output's norm; files that keep it get it under its CLIP name (ignorable).
+  for (const leaf of ['weight', 'bias']) {
+    if (mm.has(`v.post_ln.${leaf}`)) {
+      entries.set(`mmproj.vision_model.post_layernorm.${leaf}`, { src: mm, gguf: `v.post_ln.${leaf}` });
+      mmClaimed.add(`v.post_ln.${leaf}`);
+    }
+  }
   for (const k of mm.keys()) if (!mmClaimed.has(k)) entries.set(`mmproj.${k}`, { src: mm, gguf: k });
 
   const where = c && files.dir ? path.join(files.dir, GGUF_CONFIG_FILE) : `${files.text} + ${files.mmproj}`;

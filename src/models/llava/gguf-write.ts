@@ -9,8 +9,9 @@
  */
 import { closeSync, fsyncSync, openSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { quantize, to } from '../../engine/ops/index.js';
-import type { Tensor } from '../../engine/tensor.js';
+import { storageLength, type QuantDType } from '../../engine/dtype.js';
+import { narrow, quantize, to } from '../../engine/ops/index.js';
+import { Tensor } from '../../engine/tensor.js';
 import { tensorTypeForDtype } from '../../io/gguf-format.js';
 import { writeGguf, type GgufTensorPlan } from '../../io/gguf-writer.js';
 import type { WeightSource } from '../../io/source.js';
@@ -47,10 +48,29 @@ export interface LlavaGgufResult {
   types: { text: Map<string, string>; mmproj: Map<string, string> };
 }
 
+// Rows are quantized in slices of about this many elements: converting a whole f16 matrix to f32 first
+// would fault in a fresh buffer twice its size for every tensor (seconds per 7B matrix on this kind of VM).
+const SLICE_ELEMENTS = 1 << 20;
+
+/** q8_0/q4_0 blocks of a matrix, computed slice by slice; the bytes equal `quantize(to(t, 'f32'), q)`. */
+function quantizeRows(t: Tensor, q: QuantDType): Tensor {
+  const rows = t.shape[0]!;
+  const cols = t.numel / rows;
+  const out = Tensor.empty(t.shape, q);
+  const rowBytes = storageLength(q, cols);
+  const step = Math.max(1, Math.floor(SLICE_ELEMENTS / cols));
+  for (let r = 0; r < rows; r += step) {
+    const n = Math.min(step, rows - r);
+    const part = quantize(to(narrow(t, 0, r, n), 'f32'), q);
+    out.data.set(part.data.subarray(0, n * rowBytes), r * rowBytes);
+  }
+  return out;
+}
+
 /** Converts `t` to its storage type, then permutes q/k rows for llama.cpp. */
 function convert(t: Tensor, storage: WeightStorage, ropeHeads: number | undefined): Tensor {
   let out: Tensor;
-  if (storage === 'q8_0' || storage === 'q4_0') out = quantize(t.dtype === 'f32' ? t : to(t, 'f32'), storage);
+  if (storage === 'q8_0' || storage === 'q4_0') out = quantizeRows(t, storage);
   else out = t.dtype === storage ? t : to(t, storage);
   return ropeHeads ? permuteRopeRows(out, ropeHeads, true) : out;
 }

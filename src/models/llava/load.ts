@@ -21,6 +21,8 @@ export interface LoadOptions {
   visionTower?: string;
   /** `--mmproj FILE`: the vision GGUF of a text GGUF model (or replacing a quantize folder's). */
   mmproj?: string;
+  /** Map checkpoint files (default) or read each tensor into fresh memory (`false`: bounded resident memory). */
+  mmap?: boolean;
   /** Environment for the HF cache lookup (default process.env). */
   env?: NodeJS.ProcessEnv;
   /**
@@ -72,13 +74,13 @@ function folderParts(dir: string, opts: LoadOptions): Parts {
   // A text GGUF + mmproj GGUF (two files, or a `llava quantize` folder): config and weights from the files.
   const gguf = ggufModelFiles(dir, opts.mmproj);
   if (gguf) {
-    const g = ggufLlavaParts(gguf);
+    const g = ggufLlavaParts(gguf, { mmap: opts.mmap });
     return { parts: g.parts, towerDir: () => null, generation: g.eosTokenIds ? { eos_token_id: g.eosTokenIds } : null, mmproj: gguf.mmproj };
   }
   if (!existsSync(dir)) throw new Error(`model folder ${dir} does not exist`);
   const configFile = path.join(dir, 'config.json');
   const configJson = readJsonObject(configFile);
-  const weights = openCheckpoint(dir);
+  const weights = openCheckpoint(dir, { mmap: opts.mmap });
   let towerDir: string | null = null;
   const tower = (required: boolean): TowerParts | null => {
     let loc;
@@ -92,7 +94,7 @@ function folderParts(dir: string, opts: LoadOptions): Parts {
     const cfg = path.join(loc.dir, 'config.json');
     return {
       configJson: existsSync(cfg) ? readJsonObject(cfg) : null,
-      weights: required ? openCheckpoint(loc.dir) : null,
+      weights: required ? openCheckpoint(loc.dir, { mmap: opts.mmap }) : null,
       where: `vision tower ${loc.dir} (${loc.via === 'option' ? '--vision-tower' : loc.via === 'config-path' ? 'mm_vision_tower path' : 'Hugging Face cache'})`,
     };
   };

@@ -12,9 +12,11 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, test } from 'node:test';
 import '../../../src/backends/index.js';
-import { quantize, randn, tensor, to } from '../../../src/engine/ops/index.js';
+import { contiguous, quantize, randn, tensor, to } from '../../../src/engine/ops/index.js';
 import type { Tensor } from '../../../src/engine/tensor.js';
+import type { GgufValue } from '../../../src/io/gguf-format.js';
 import { openGguf } from '../../../src/io/gguf-reader.js';
+import { writeGguf, type GgufTensorPlan } from '../../../src/io/gguf-writer.js';
 import { writeSafetensors } from '../../../src/io/safetensors-writer.js';
 import { MemoryWeightSource } from '../../../src/io/source.js';
 import { assembleLlava } from '../../../src/models/llava/assemble.js';
@@ -93,7 +95,16 @@ function convertedModel(src: Map<string, Tensor>, cfg: Record<string, unknown>, 
   return assembleLlava({ configJson: cfg, configWhere: 'test', weights: new MemoryWeightSource(out), weightsWhere: 'test' }).model;
 }
 
-const bits = (t: Tensor) => [...new Uint32Array(Float32Array.from(t.toArray() as number[]).buffer)];
+/** Asserts two f32 tensors hold the same bits (first difference reported; no per-element assert on 865k logits). */
+function sameBits(a: Tensor, b: Tensor, what: string): void {
+  assert.deepEqual(a.shape, b.shape, what);
+  const ca = contiguous(a);
+  const cb = contiguous(b);
+  const u = new Uint32Array(ca.data.buffer, ca.data.byteOffset + ca.offset * 4, ca.numel);
+  const v = new Uint32Array(cb.data.buffer, cb.data.byteOffset + cb.offset * 4, cb.numel);
+  const i = u.findIndex((w, k) => w !== v[k]);
+  assert.equal(i, -1, `${what}: first difference at element ${i} (${ca.toArray()[i]} vs ${cb.toArray()[i]})`);
+}
 
 async function roundTrip(srcDir: string, scheme: QuantScheme, mm: MmprojScheme, label: string) {
   const out = path.join(tmp, label);
@@ -118,7 +129,7 @@ for (const [scheme, mm, tiedHead] of [['f16', 'f16', true], ['q8_0', 'f16', true
       assert.equal(loaded.layout.name, 'gguf');
       const got = greedyGenerate(loaded.model, { inputIds: ids, pixelValues, maxNewTokens: 4, allPrefillLogits: true });
       assert.deepEqual(got.outputIds, ref.outputIds, `${how}: greedy tokens`);
-      assert.deepEqual(bits(got.prefillLogits), bits(ref.prefillLogits), `${how}: prefill logits bit for bit`);
+      sameBits(got.prefillLogits, ref.prefillLogits, `${how}: prefill logits bit for bit`);
     }
     if (scheme === 'f16' && tiedHead) {
       // Rounding to f16 changes little: the golden greedy tokens survive.
@@ -197,4 +208,20 @@ test('GGUF model paths are checked with clear errors', async () => {
   assert.throws(() => loadLlava(res.text, { mmproj: path.join(out, 'nope.gguf') }), /--mmproj .*nope.gguf: no such file/);
   assert.throws(() => loadLlava(FIXTURE, { mmproj: res.mmproj }), /--mmproj applies to a text GGUF model/);
   assert.throws(() => loadLlava(res.mmproj, { mmproj: res.text }), /no "token_embd.weight" tensor; not a LLaMA text GGUF/);
+});
+
+test('an mmproj in the older conversion style (fc1 named ffn_down, post_ln kept, no feature_layer) gives the same model', async () => {
+  const { res } = await roundTrip(FIXTURE, 'q8_0', 'f16', 'legacy-mmproj');
+  const mm = openGguf(res.mmproj);
+  // Older files: block_count = layers − 1 of the source and no feature_layer (llama.cpp then takes hidden state block_count − 1).
+  const meta = [...mm.metadata].filter(([k]) => k !== 'clip.vision.feature_layer')
+    .map(([k, v]): [string, GgufValue] => (k === 'clip.vision.block_count' ? [k, { type: 'u32', value: 3 }] : [k, v]));
+  const swap = (n: string) => n.replace(/ffn_(up|down)/, (_, w: string) => `ffn_${w === 'up' ? 'down' : 'up'}`);
+  const plans: GgufTensorPlan[] = mm.keys().map((k) => ({ name: swap(k), type: mm.storedType(k), shape: mm.info(k).shape, produce: () => mm.get(k) }));
+  for (const leaf of ['weight', 'bias']) plans.push({ name: `v.post_ln.${leaf}`, type: 'F32', shape: [32], produce: () => randn([32], { seed: 3 }) });
+  const legacy = path.join(tmp, 'legacy-mmproj.gguf');
+  await writeGguf(legacy, meta, plans);
+  const a = greedyGenerate(loadLlava(res.text, { mmproj: res.mmproj }).model, { inputIds: ids, pixelValues, maxNewTokens: 3, allPrefillLogits: true });
+  const b = greedyGenerate(loadLlava(res.text, { mmproj: legacy }).model, { inputIds: ids, pixelValues, maxNewTokens: 3, allPrefillLogits: true });
+  sameBits(b.prefillLogits, a.prefillLogits, 'legacy mmproj logits');
 });
