@@ -14,6 +14,7 @@ const benches: Record<string, () => Promise<Bench>> = {
   llava7b: async () => (await import('./llava7b.js')).run,
   tokenize: async () => (await import('./tokenize.js')).run,
   io: async () => (await import('./io.js')).run,
+  qgemm: async () => (await import('./qgemm.js')).run,
 };
 
 const [name, ...rest] = process.argv.slice(2);
