@@ -45,7 +45,7 @@ int64_t span(const Args& a, int64_t rows, int64_t len, int64_t stride);
 //            rounded up to 8: quant_linear_scratch(M, K) bytes (src/backends/native/quant.ts mirrors it).
 // Activation rows from which the AVX2 quant_linear takes the blocked GEMM (quant_gemm_avx2.cc): below,
 // repacking the weights costs more than it saves (bench qgemm --m N --gemm-min-rows R finds the crossover).
-constexpr int64_t GEMM_MIN_M = 16;
+constexpr int64_t GEMM_MIN_M = 8;
 
 struct QLinear {
   int wtype;
