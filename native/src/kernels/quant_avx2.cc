@@ -115,12 +115,6 @@ inline __m256i hsum8x16(const __m256i* p) {
   return _mm256_add_epi32(_mm256_cvtepi16_epi32(_mm256_castsi256_si128(h)), _mm256_cvtepi16_epi32(_mm256_extracti128_si256(h, 1)));
 }
 
-inline uint16_t ld16(const uint8_t* p) {
-  uint16_t h;
-  std::memcpy(&h, p, 2);
-  return h;
-}
-
 // A tile is 8 weight rows. Phase 1 walks each row once, front to back (one sequential stream, which the
 // hardware prefetcher serves far better than 8 interleaved ones), and stores the exact int32 block sums of
 // 8 blocks at a time (lanes = blocks) against up to MC activation rows, plus the row's f16 scales

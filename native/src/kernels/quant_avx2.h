@@ -5,6 +5,7 @@
 // Not here: argument layouts and the scalar specification (quant_common.h).
 #pragma once
 #include <cstdint>
+#include <cstring>
 
 #include "../simd.h"
 #include "quant_common.h"
@@ -13,6 +14,13 @@
 LLAVA_AVX2_BEGIN
 namespace llava {
 namespace wq {
+
+// Little-endian f16 bits at p (any alignment).
+static inline uint16_t ld16(const uint8_t* p) {
+  uint16_t h;
+  std::memcpy(&h, p, 2);
+  return h;
+}
 
 // In place: v[j] lane i ← v[i] lane j (8×8 int32).
 static inline void transpose8x8(__m256i* v) {

@@ -9,9 +9,10 @@
 // partial sums already in the lane of their output row: no horizontal sums, and the lanes are exactly the
 // 8 outputs whose f32 accumulators the specification advances block by block:
 //   acc[m][n] = acc + (dx·dw)·isum   (no FMA; isum exact in int32),
-// so the order per output is the spec's. The micro-kernel holds MR activation rows × 2 groups (16
-// outputs) of accumulators. q4_0 sums stay int16 over a block (|lane| ≤ 8·2·15·128) and take Σx·q − 8·Σx;
-// q8_0 uses |w| · (x with w's sign), as the tile kernel does.
+// so the order per output is the spec's. The micro-kernel keeps one group's 8 quant vectors of a block in
+// registers for MR activation rows. q4_0 sums stay int16 over a block (|lane| ≤ 8·2·15·128) and take
+// Σx·q − 8·Σx; q8_0 uses |w| · (x with w's sign), as the tile kernel does. Tiles are taken from a shared
+// counter, not split evenly, so that a thread the OS holds back does not hold up the call.
 //
 // Not here: activation quantization, the few-row path (quant_avx2.cc), the scalar variants (quant.cc).
 #include <cstdlib>
@@ -34,12 +35,6 @@ constexpr int64_t GB = 8 * 32 + 32;
 // Weight tile per thread (L2 is 512 KiB on the machines we tune for; the activation rows share it).
 constexpr int64_t TILE_BYTES = 192 << 10;
 constexpr int64_t TG_MAX = 16;
-
-inline uint16_t ld16(const uint8_t* p) {
-  uint16_t h;
-  std::memcpy(&h, p, 2);
-  return h;
-}
 
 // Repacks rows n0..n0+7 of the weight (rows past N as zeros with scale 0) into dst, nb blocks of GB bytes.
 template <int WT>
