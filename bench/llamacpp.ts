@@ -1,11 +1,11 @@
 /**
- * Builds the llama.cpp peer of the decode benchmark: fetches node-llama-cpp@3.21.1 with `npm pack` (its
- * package carries the llama.cpp source as a git bundle), clones that bundle, builds ggml's CPU backend
- * with cmake and compiles bench/llamacpp/decode_matvec.cpp against it — all inside .bench-cache/ (git
- * ignored). Nothing of llama.cpp is part of this repository; every step is cached, so only the first run
- * pays for it (a few minutes on 2 cores).
+ * Builds the llama.cpp peers of the decode and qgemm benchmarks: fetches node-llama-cpp@3.21.1 with
+ * `npm pack` (its package carries the llama.cpp source as a git bundle), clones that bundle, builds ggml's
+ * CPU backend with cmake and compiles a harness from bench/llamacpp/ (decode_matvec.cpp, prefill_mulmat.cpp)
+ * against it — all inside .bench-cache/ (git ignored). Nothing of llama.cpp is part of this repository;
+ * every step is cached, so only the first run pays for it (a few minutes on 2 cores per ggml build).
  *
- * Not here: timing or reporting (bench/decode.ts).
+ * Not here: timing or reporting (bench/decode.ts, bench/qgemm.ts).
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
@@ -59,23 +59,33 @@ function source(log: (s: string) => void): { dir: string } | { reason: string } 
   return { dir };
 }
 
+/** Which harness to build and how: `llamafile` adds ggml's tiled GEMMs (GGML_LLAMAFILE), which
+ * llama.cpp's own build and node-llama-cpp's binaries enable and a bare ggml build leaves off. */
+export interface HarnessOptions {
+  harness?: 'decode_matvec' | 'prefill_mulmat';
+  llamafile?: boolean;
+}
+
 /** Path of the compiled harness for `isa`, building what is missing; or the reason it cannot be built. */
-export function llamaHarness(isa: LlamaIsa, log: (s: string) => void): { exe: string } | { reason: string } {
+export function llamaHarness(isa: LlamaIsa, log: (s: string) => void, opts: HarnessOptions = {}): { exe: string } | { reason: string } {
   for (const tool of ['cmake', 'g++', 'git', 'tar']) if (!has(tool)) return { reason: `${tool} is not installed` };
   const src = source(log);
   if ('reason' in src) return src;
-  const build = path.join(cache, `ggml-${isa}`);
+  const variant = `${isa}${opts.llamafile ? '-llamafile' : ''}`;
+  const build = path.join(cache, `ggml-${variant}`);
   const libs = [path.join(build, 'src', 'libggml-cpu.a'), path.join(build, 'src', 'libggml-base.a')];
   if (!libs.every(existsSync)) {
-    log(`building ggml (${isa}) with cmake — a few minutes the first time …`);
+    log(`building ggml (${variant}) with cmake — a few minutes the first time …`);
     const flags = isa === 'native' ? [] : ['-DGGML_NATIVE=OFF', '-DGGML_AVX=ON', '-DGGML_AVX2=ON', '-DGGML_FMA=ON', '-DGGML_F16C=ON'];
+    if (opts.llamafile) flags.push('-DGGML_LLAMAFILE=ON');
     const e = sh('cmake', ['-S', path.join(src.dir, 'ggml'), '-B', build, '-DCMAKE_BUILD_TYPE=Release', '-DBUILD_SHARED_LIBS=OFF',
       '-DGGML_BUILD_TESTS=OFF', '-DGGML_BUILD_EXAMPLES=OFF', ...flags], cache, 600)
       ?? sh('cmake', ['--build', build, '-j', '2', '--target', 'ggml-cpu'], cache, 1800);
     if (e) return { reason: e };
   }
-  const harness = path.join(root, 'bench', 'llamacpp', 'decode_matvec.cpp');
-  const exe = path.join(cache, `decode_matvec-${isa}`);
+  const name = opts.harness ?? 'decode_matvec';
+  const harness = path.join(root, 'bench', 'llamacpp', `${name}.cpp`);
+  const exe = path.join(cache, `${name}-${variant}`);
   if (!existsSync(exe) || statSync(exe).mtimeMs < Math.max(statSync(harness).mtimeMs, ...libs.map((l) => statSync(l).mtimeMs))) {
     const e = sh('g++', ['-O2', '-std=c++17', '-I', path.join(src.dir, 'ggml', 'include'), harness, ...libs,
       '-fopenmp', '-lpthread', '-lm', '-o', exe], cache, 600);

@@ -14,6 +14,7 @@ const benches: Record<string, () => Promise<Bench>> = {
   llava7b: async () => (await import('./llava7b.js')).run,
   tokenize: async () => (await import('./tokenize.js')).run,
   io: async () => (await import('./io.js')).run,
+  qgemm: async () => (await import('./qgemm.js')).run,
   clip: async () => (await import('./clip.js')).run,
   chat: async () => (await import('./chat.js')).run,
   llm: async () => (await import('./llm.js')).run,

@@ -50,6 +50,7 @@ QLinear parse_quant_linear(const Args& a) {
     q.bs = a.i(11);
     q.bias = a.ptr<float>(3, a.i(10), span(a, q.N, 1, q.bs));
   }
+  q.gemm_min = a.nprm > 12 && a.i(12) >= 0 ? a.i(12) : GEMM_MIN_M;
   uint8_t* s = a.ptr<uint8_t>(4, 0, quant_linear_scratch(q.M, q.K));
   q.xq = s;
   const int64_t f = scratch_head(q.M, q.nb);

@@ -1,17 +1,20 @@
 // AVX2 quant_linear and quantize_rows (layouts in quant_common.h), bit-identical to src/engine/quant.ts.
 //
-// quant_linear works on tiles of 8 weight rows (see `tile` below): exact int32 block dot products
-// (maddubs/madd and hadd trees), then the f32 accumulation acc = acc + (dx·dw)·isum block by block per
-// output exactly as the specification says, with vector lanes across the 8 outputs and no FMA. A tile at
-// the end of N repeats the last row and drops the extra lanes. Activation rows are quantized once per call
-// into the caller's scratch buffer, with their f32 scales and 8·Σq (q4_0 dots use Σ x·q − 8·Σx, so nibbles
-// need no sign handling).
+// quant_linear with fewer than GEMM_MIN_M activation rows (decode) works on tiles of 8 weight rows (see
+// `tile` below): exact int32 block dot products (maddubs/madd and hadd trees), then the f32 accumulation
+// acc = acc + (dx·dw)·isum block by block per output exactly as the specification says, with vector lanes
+// across the 8 outputs and no FMA. A tile at the end of N repeats the last row and drops the extra lanes.
+// Activation rows are quantized once per call into the caller's scratch buffer, with their f32 scales and
+// 8·Σq (q4_0 dots use Σ x·q − 8·Σx, so nibbles need no sign handling).
+//
+// From GEMM_MIN_M rows on, it hands the quantized rows to the blocked GEMM (quant_gemm_avx2.cc).
 //
 // Not here: argument parsing and the scalar specification (quant.cc, quant_common.h).
 #include <cstring>
 
 #include "../simd.h"
 #include "../threadpool.h"
+#include "quant_avx2.h"
 #include "quant_common.h"
 
 #if LLAVA_HAVE_AVX2
@@ -110,32 +113,6 @@ inline __m256i hsum8x16(const __m256i* p) {
   const __m256i b = _mm256_hadd_epi16(_mm256_hadd_epi16(p[4], p[5]), _mm256_hadd_epi16(p[6], p[7]));
   const __m256i h = _mm256_hadd_epi16(a, b);  // [p0..p7: sums of their low halves | of their high halves]
   return _mm256_add_epi32(_mm256_cvtepi16_epi32(_mm256_castsi256_si128(h)), _mm256_cvtepi16_epi32(_mm256_extracti128_si256(h, 1)));
-}
-
-// In place: v[j] lane i ← v[i] lane j.
-inline void transpose8x8(__m256i* v) {
-  const __m256i t0 = _mm256_unpacklo_epi32(v[0], v[1]), t1 = _mm256_unpackhi_epi32(v[0], v[1]);
-  const __m256i t2 = _mm256_unpacklo_epi32(v[2], v[3]), t3 = _mm256_unpackhi_epi32(v[2], v[3]);
-  const __m256i t4 = _mm256_unpacklo_epi32(v[4], v[5]), t5 = _mm256_unpackhi_epi32(v[4], v[5]);
-  const __m256i t6 = _mm256_unpacklo_epi32(v[6], v[7]), t7 = _mm256_unpackhi_epi32(v[6], v[7]);
-  const __m256i u0 = _mm256_unpacklo_epi64(t0, t2), u1 = _mm256_unpackhi_epi64(t0, t2);
-  const __m256i u2 = _mm256_unpacklo_epi64(t1, t3), u3 = _mm256_unpackhi_epi64(t1, t3);
-  const __m256i u4 = _mm256_unpacklo_epi64(t4, t6), u5 = _mm256_unpackhi_epi64(t4, t6);
-  const __m256i u6 = _mm256_unpacklo_epi64(t5, t7), u7 = _mm256_unpackhi_epi64(t5, t7);
-  v[0] = _mm256_permute2x128_si256(u0, u4, 0x20);
-  v[1] = _mm256_permute2x128_si256(u1, u5, 0x20);
-  v[2] = _mm256_permute2x128_si256(u2, u6, 0x20);
-  v[3] = _mm256_permute2x128_si256(u3, u7, 0x20);
-  v[4] = _mm256_permute2x128_si256(u0, u4, 0x31);
-  v[5] = _mm256_permute2x128_si256(u1, u5, 0x31);
-  v[6] = _mm256_permute2x128_si256(u2, u6, 0x31);
-  v[7] = _mm256_permute2x128_si256(u3, u7, 0x31);
-}
-
-inline uint16_t ld16(const uint8_t* p) {
-  uint16_t h;
-  std::memcpy(&h, p, 2);
-  return h;
 }
 
 // A tile is 8 weight rows. Phase 1 walks each row once, front to back (one sequential stream, which the
@@ -312,6 +289,7 @@ void quant_linear_avx2(const llava::Args& a) {
   if (q.N == 0 || q.M == 0) return;
   QLCtx ctx{&q};
   llava::parallel_run(quantize_x_job, &ctx, threads_for(q.M * q.K, 1 << 16));
+  if (q.M >= q.gemm_min && quant_gemm_avx2(q)) return;
   llava::parallel_run(dot_job, &ctx, threads_for(q.N * q.M * q.K, 1 << 15));
 }
 

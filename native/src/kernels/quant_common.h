@@ -38,12 +38,18 @@ int64_t span(const Args& a, int64_t rows, int64_t len, int64_t stride);
 // quant_linear: out[m, n] = dot(q8_0(x[m]), w[n]) (+ bias[n]) for q8_0/q4_0 w.
 //   buffers: 0 out f32, 1 x f32, 2 w bytes, 3 bias f32 (any length when absent), 4 scratch bytes
 //   params:  0 wtype, 1 M, 2 N, 3 K, 4 xOff, 5 xRowStride, 6 wByteOff, 7 outOff, 8 outRowStride,
-//            9 hasBias, 10 biasOff, 11 biasStride
+//            9 hasBias, 10 biasOff, 11 biasStride, [12 gemmMinRows: from how many rows the AVX2 variant takes
+//            the blocked GEMM; absent or negative: GEMM_MIN_M — a tuning knob for the benchmark]
 //   scratch: quantized x rows (M·nb blocks of 34 bytes) at 0, then (from a 32-byte aligned offset) f32 scales
 //            dx[M][nbp] and int32 8·Σqx[M][nbp] for the vector kernels, rows padded with zeros to nbp = nb
 //            rounded up to 8: quant_linear_scratch(M, K) bytes (src/backends/native/quant.ts mirrors it).
+// Activation rows from which the AVX2 quant_linear takes the blocked GEMM (quant_gemm_avx2.cc): below,
+// repacking the weights costs more than it saves (bench qgemm --m N --gemm-min-rows R finds the crossover).
+constexpr int64_t GEMM_MIN_M = 8;
+
 struct QLinear {
   int wtype;
+  int64_t gemm_min;
   int64_t M, N, K, nb, nbp, wrow;
   const float* x;
   int64_t xs;

@@ -62,8 +62,11 @@ function biasArgs(bias: Tensor | null): [Float32Array, number[]] {
   return bias ? [bias.data as Float32Array, [1, bias.offset, bias.strides[0]!]] : [NO_BIAS, [0, 0, 0]];
 }
 
-/** linear() for q8_0/q4_0 weights, any number of rows (called by linalg.ts). */
-export function quantLinear(out: Tensor, x: Tensor, w: Tensor, bias: Tensor | null): KernelResult {
+/**
+ * linear() for q8_0/q4_0 weights, any number of rows (called by linalg.ts). `gemmMinRows` overrides the
+ * row count from which the AVX2 kernel takes its blocked GEMM (a benchmark knob; default: the kernel's).
+ */
+export function quantLinear(out: Tensor, x: Tensor, w: Tensor, bias: Tensor | null, gemmMinRows = -1): KernelResult {
   if (!isQuant(w.dtype)) return `quantLinear takes q8_0/q4_0 weights, not ${w.dtype}`;
   const bad = checkLinear(out, x, w, bias);
   if (bad) return bad;
@@ -72,7 +75,7 @@ export function quantLinear(out: Tensor, x: Tensor, w: Tensor, bias: Tensor | nu
   const [b, bp] = biasArgs(bias);
   runKernel('quant_linear', [out.data, x.data, w.data, b, scratchFor(quantLinearScratch(M, K))], [
     WTYPE[w.dtype]!, M, w.shape[0]!, K, x.offset, rowStride(x), storageLength(w.dtype, w.offset),
-    out.offset, rowStride(out), ...bp,
+    out.offset, rowStride(out), ...bp, gemmMinRows,
   ]);
 }
 

@@ -101,6 +101,35 @@ linearRows.push(
   })),
 );
 
+// Quantized prefill: the AVX2 kernel switches from 8-row tiles to the blocked GEMM at 8 activation rows
+// (GEMM_MIN_M, native/src/kernels/quant_common.h), runs 4 rows × 16 outputs per micro-tile and repacks the
+// weight in tiles of up to 16 groups of 8 rows per thread: rows around the switch, row and output counts
+// off those multiples, one block of K, and a weight spanning several tiles.
+linearRows.push(
+  ...(['q8_0', 'q4_0'] as DType[]).flatMap((dtype): OpCase[] => [
+    {
+      op: 'linear', dtype, name: 'prefill [7, 96] · [37, 96]ᵀ + bias (one row below the GEMM)',
+      run: () => linear(stored([7, 96], 40, 'f32'), stored([37, 96], 41, dtype, 0.2), stored([37], 42, 'f32')),
+      exact: true, nativeKernels: ['linear'],
+    },
+    {
+      op: 'linear', dtype, name: 'prefill [8, 32] · [37, 32]ᵀ + bias (GEMM threshold, one block of K)',
+      run: () => linear(stored([8, 32], 43, 'f32'), stored([37, 32], 44, dtype, 0.2), stored([37], 45, 'f32')),
+      exact: true, nativeKernels: ['linear'],
+    },
+    {
+      op: 'linear', dtype, name: 'prefill [3, 7, 160] · [23, 160]ᵀ (21 rows, odd groups of outputs)',
+      run: () => linear(stored([3, 7, 160], 46, 'f32', 3), stored([23, 160], 47, dtype, 0.2)),
+      exact: true, nativeKernels: ['linear'],
+    },
+    {
+      op: 'linear', dtype, name: 'prefill non-contiguous x (columns 16..80 of [23, 96]) · [530, 64]ᵀ (several weight tiles)',
+      run: () => linear(stored([23, 96], 48, 'f32').narrow(1, 16, 64), stored([530, 64], 49, dtype, 0.2), stored([530], 50, 'f32')),
+      exact: true, nativeKernels: ['linear'],
+    },
+  ]),
+);
+
 const embeddingRows = (['f32', 'f64', 'f16', 'bf16', 'q8_0', 'q4_0'] as DType[]).flatMap((dtype): OpCase[] => [
   {
     op: 'embedding', dtype, name: 'ids [2, 3] with repeats from [7, 32]',
