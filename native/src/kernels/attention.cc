@@ -48,7 +48,8 @@ Problem read_problem(const Args& a) {
   const bool has_mask = a.i(9) != 0;
   if (P.Hkv <= 0 || P.Hq % P.Hkv != 0) a.fail("query heads " + std::to_string(P.Hq) + " are not a multiple of kv heads " + std::to_string(P.Hkv));
   int p = 10;
-  // Views are read after the kv storage code (the last parameter), which sets the element size of k and v.
+  // The kv storage code is the last parameter (after 10 scalars, 4 views of 5 and the mask's 3); it sets the
+  // element size of k and v, so it is read before the views are checked.
   P.kv = static_cast<int>(a.i(10 + 4 * 5 + 3));
   if (P.kv < 0 || P.kv > 2) a.fail("unknown key/value storage code " + std::to_string(P.kv));
   const int kv_size = P.kv == 0 ? 4 : 2;
@@ -72,12 +73,13 @@ Problem read_problem(const Args& a) {
   return P;
 }
 
-// One task: queries [i0, i0 + nq) of head h in batch b. `s` is this thread's scratch.
 // Scratch floats per task: scores, output accumulators, running max and sum, and (half k/v) one widened
 // key block and one value block.
 int64_t scratch_floats(const Problem& P) {
   return kBq * kBk + kBq * P.Dv + 2 * kBq + (P.kv != 0 ? kBk * (P.D + P.Dv) : 0);
 }
+
+// One task: queries [i0, i0 + nq) of head h in batch b. `s` is this thread's scratch.
 
 void run_task(const Problem& P, const AttnLoops& f, int64_t b, int64_t h, int64_t i0, int64_t nq, float* s) {
   float* S = s;
