@@ -85,6 +85,7 @@ export interface Kernels {
   /**
    * Fused scaled-dot-product attention forward: q [B, Hq, Tq, D], k [B, Hkv, Tk, D], v [B, Hkv, Tk, Dv]
    * (any strides; Hq a multiple of Hkv, query head h uses kv head floor(h·Hkv/Hq)); out [B, Hq, Tq, Dv].
+   * k and v share q's dtype or are both f16/bf16 (decoded exactly; out has q's dtype).
    * Softmax in f32; a query row with no visible key yields zeros.
    */
   attention(out: Tensor, q: Tensor, k: Tensor, v: Tensor, opts: AttentionOptions): KernelResult;

@@ -5,7 +5,8 @@
  * A forward over T new positions writes its rotated keys and values at [length, length + T) of every
  * layer (`write`), attends over [0, length + T) (`read`), and then the model calls `advance(T)` once. The
  * buffers are written in place through the engine's `copy` kernel (which converts f32 → f16 when the
- * cache is f16); reading an f16 cache converts the visible prefix back to f32 for attention.
+ * cache is f16); `read` returns views of the buffers in their storage dtype — no copy — because
+ * `scaledDotProductAttention` reads f16 keys and values in place (decoding them exactly).
  *
  * A chat session keeps one cache across turns: `truncate` drops the positions after a shared prefix and
  * `resized` moves the filled prefix into a larger buffer when a conversation outgrows it.
@@ -14,7 +15,7 @@
  */
 import { dispatch } from '../engine/backend.js';
 import { empty } from '../engine/ops/factory.js';
-import { narrow, to } from '../engine/ops/view.js';
+import { narrow } from '../engine/ops/view.js';
 import type { Tensor } from '../engine/tensor.js';
 import { fmtShape } from '../engine/shape.js';
 
@@ -76,12 +77,15 @@ export class KVCache {
     dispatch('copy', narrow(this.values[layer]!, 2, this.filled, T), v);
   }
 
-  /** Keys and values of `layer` at positions [0, length + T) as f32 views/copies [B, Hkv, length + T, headDim]. */
+  /**
+   * Keys and values of `layer` at positions [0, length + T): views [B, Hkv, length + T, headDim] of the
+   * buffers in the cache's dtype (f16 ones go to attention as they are; they are frozen, like half weights).
+   */
   read(layer: number, T: number): { k: Tensor; v: Tensor } {
+    const buf = this.keys[layer];
+    if (!buf) throw new Error(`KVCache: layer ${layer} out of range (${this.keys.length} layers)`);
     const n = this.filled + T;
-    const k = narrow(this.keys[layer]!, 2, 0, n);
-    const v = narrow(this.values[layer]!, 2, 0, n);
-    return this.dtype === 'f32' ? { k, v } : { k: to(k, 'f32'), v: to(v, 'f32') };
+    return { k: narrow(buf, 2, 0, n), v: narrow(this.values[layer]!, 2, 0, n) };
   }
 
   /** Called by the model once every layer wrote its T positions. */

@@ -11,7 +11,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import {
-  Rng, bf16BitsToF32, empty, expand, f16BitsToF32, f32ToBf16Bits, f32ToF16Bits, narrow, permute, tensor,
+  Rng, bf16BitsToF32, empty, expand, f16BitsToF32, f32ToBf16Bits, f32ToF16Bits, narrow, permute, tensor, to,
   type DType, type Tensor, type TypedArray, type IsaLevel,
 } from '../../src/index.js';
 import { loadAddon, runKernelAt } from '../../src/backends/native/addon.js';
@@ -316,6 +316,11 @@ describe('native nn kernels against their naive twins', { skip }, () => {
       const ks = filled([B!, Tk!, Hkv!, D!], 'f32', { specials: false }).transpose(1, 2);
       const vs = narrow(filled([B!, Hkv!, Tk!, Dv! + 3], 'f32', { specials: false }), 3, 2, Dv!);
       checkFast(attentionCall(empty([B!, Hq!, Tq!, Dv!]), qs, ks, vs, opts), tol, `attention ${name} strided`);
+      for (const half of ['f16', 'bf16'] as const) {
+        checkFast(attentionCall(empty([B!, Hq!, Tq!, Dv!]), q, to(k, half), to(v, half), opts), tol, `attention ${name} ${half} k/v`);
+        checkFast(attentionCall(empty([B!, Hq!, Tq!, Dv!]), qs, to(ks, half), narrow(to(filled([B!, Hkv!, Tk!, Dv! + 3], 'f32', { specials: false }), half), 3, 2, Dv!), opts),
+          tol, `attention ${name} strided ${half} k/v`);
+      }
     }
     checkFast(attentionCall(empty([1, 4, 40, 64]), filled([1, 4, 40, 64], 'f32', { specials: false }), filled([1, 4, 300, 64], 'f32', { specials: false }),
       filled([1, 4, 300, 64], 'f32', { specials: false }), { causal: true, keyMask: null, scale: 0.125 }), tol, 'attention threaded');
@@ -338,6 +343,8 @@ describe('native kernels reject bad calls', { skip }, () => {
     call(ropeCall(empty([1, 2, 3, 8]), filled([1, 2, 3, 8], 'f32'), filled([1, 3, 4], 'f32'), filled([1, 3, 4], 'f32'))),
     call(attentionCall(empty([1, 2, 3, 8]), filled([1, 2, 3, 8], 'f32'), filled([1, 1, 5, 8], 'f32'), filled([1, 1, 5, 8], 'f32'),
       { causal: true, keyMask: tensor([[1, 0, 1, 1, 1]], { dtype: 'bool' }), scale: 0.3 })),
+    call(attentionCall(empty([1, 2, 3, 8]), filled([1, 2, 3, 8], 'f32'), filled([1, 1, 5, 8], 'f16'), filled([1, 1, 5, 8], 'f16'),
+      { causal: false, keyMask: null, scale: 0.3 })),
     call(crossEntropyCall(empty([3]), filled([3, 5], 'f32'), tensor([1, -100, 4], { dtype: 'i32' }), -100)),
   ];
 
@@ -366,6 +373,9 @@ describe('native kernels reject bad calls', { skip }, () => {
     assert.throws(() => runKernelAt('scalar', ix.name, ix.arrays, ix.params), /index 4 at position 1 is outside \[0, 4\)/);
     const ce = call(crossEntropyCall(empty([2]), filled([2, 5], 'f32'), tensor([1, 5], { dtype: 'i32' }), -100));
     assert.throws(() => runKernelAt('avx2', ce.name, ce.arrays, ce.params), /target 5 of row 1 is outside \[0, 5\)/);
+    const at = call(attentionCall(empty([1, 2, 3, 8]), filled([1, 2, 3, 8], 'f32'), filled([1, 1, 5, 8], 'f16'), filled([1, 1, 5, 8], 'f16'),
+      { causal: false, keyMask: null, scale: 0.3 }));
+    assert.throws(() => runKernelAt('scalar', at.name, at.arrays, [...at.params.slice(0, -1), 3]), /unknown key\/value storage code 3/);
   });
 });
 

@@ -1,7 +1,7 @@
 // attention_f32, AVX2 variant: the inner loops of attention.cc's flash-style driver. Scores take one query
 // against 8 keys at a time (8 FMA accumulators folded by a horizontal-add tree into one vector of 8 scores);
 // exponentials use vm::exp; the value accumulation keeps 32 output floats in registers while it walks the
-// keys of a block.
+// keys of a block. Half keys/values are widened a block at a time with F16C (f16) or a shift (bf16).
 #include <cmath>
 
 #include "../simd.h"
@@ -117,7 +117,27 @@ void accumulate(float* o, float c, const float* p, int64_t n, const float* v, in
   }
 }
 
-const AttnLoops kAvx2 = {scores, exp_shift, accumulate};
+void widen(float* dst, const uint16_t* src, int64_t st, int64_t rows, int64_t n, int kind) {
+  for (int64_t r = 0; r < rows; r++) {
+    const uint16_t* x = src + r * st;
+    float* y = dst + r * n;
+    int64_t i = 0;
+    if (kind == 1) {
+      for (; i + 8 <= n; i += 8) _mm256_storeu_ps(y + i, vm::load_f16(x + i));
+      for (; i < n; i++) y[i] = _cvtsh_ss(x[i]);
+    } else {
+      for (; i + 8 <= n; i += 8) _mm256_storeu_ps(y + i, vm::load_bf16(x + i));
+      for (; i < n; i++) {
+        const uint32_t u = static_cast<uint32_t>(x[i]) << 16;
+        float f;
+        __builtin_memcpy(&f, &u, 4);
+        y[i] = f;
+      }
+    }
+  }
+}
+
+const AttnLoops kAvx2 = {scores, exp_shift, accumulate, widen};
 
 void attention_avx2(const Args& a) { attention_with(a, kAvx2); }
 

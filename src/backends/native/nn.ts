@@ -1,6 +1,7 @@
 /**
  * Native wrappers for the nn kernels (contracts in src/engine/kernels.ts): layerNorm, rmsNorm, softmax,
- * rope, attention, crossEntropy. f32 only — f64 (gradient checks) and other dtypes decline and run on `ts`.
+ * rope, attention, crossEntropy. f32 only (attention also reads f16/bf16 keys and values) — f64 (gradient
+ * checks) and other dtypes decline and run on `ts`.
  * Like elementwise.ts, each call is described by a `…Call` function first (tests run those at each ISA
  * level); parameter layouts are documented beside each kernel in native/src/kernels/*.h.
  *
@@ -72,8 +73,13 @@ export function ropeCall(out: Tensor, x: Tensor, cos: Tensor, sin: Tensor): Kern
   return { name: 'rope_f32', arrays: [out.data, x.data, cos.data, sin.data], params: p };
 }
 
+/** Storage codes of the key/value dtypes attention_f32 reads (half ones are decoded block by block). */
+const KV_TYPE: Partial<Record<string, number>> = { f32: 0, f16: 1, bf16: 2 };
+
 export function attentionCall(out: Tensor, q: Tensor, k: Tensor, v: Tensor, opts: AttentionOptions): KernelCall | string {
-  const bad = f32Problem('attention', out, q, k, v);
+  const kvType = KV_TYPE[k.dtype];
+  if (kvType === undefined || v.dtype !== k.dtype) return `attention: k ${k.dtype}, v ${v.dtype} are computed by ts`;
+  const bad = f32Problem('attention', out, q) ?? layoutProblem(k) ?? layoutProblem(v);
   if (bad) return bad;
   for (const t of [out, q, k, v]) {
     if (t.ndim !== 4) return 'attention: expected 4-d q, k, v';
@@ -86,6 +92,7 @@ export function attentionCall(out: Tensor, q: Tensor, k: Tensor, v: Tensor, opts
   for (const t of [q, k, v, out]) pushView(p, t);
   if (m) p.push(m.offset, m.strides[0]!, m.strides[1]!);
   else p.push(0, 0, 0);
+  p.push(kvType);
   return { name: 'attention_f32', arrays: [out.data, q.data, k.data, v.data, (m ?? q).data], params: p };
 }
 

@@ -1,6 +1,6 @@
 /**
  * Reference neural-network kernels: layerNorm, rmsNorm (HF LLaMA order), softmax/log-softmax, rope
- * (rotate_half layout), fused attention forward, per-row cross entropy, indexSelect. Obvious loops over
+ * (rotate_half layout), fused attention forward (f16/bf16 keys and values decoded exactly), per-row cross entropy, indexSelect. Obvious loops over
  * strided views, computed in f64 and rounded once on store; they are the specification native kernels are
  * tested against (contracts in src/engine/kernels.ts).
  *
@@ -117,6 +117,9 @@ export function attention(out: Tensor, q: Tensor, k: Tensor, v: Tensor, opts: At
   const ks = k.strides;
   const vs = v.strides;
   const os = out.strides;
+  // Half keys/values decode exactly to their f32 values, so the arithmetic below is that of f32 k, v.
+  const kd = reader(k);
+  const vd = reader(v);
   const s = new Float64Array(Tk);
   const acc = new Float64Array(Dv);
   for (let b = 0; b < B; b++) {
@@ -135,7 +138,7 @@ export function attention(out: Tensor, q: Tensor, k: Tensor, v: Tensor, opts: At
             continue;
           }
           let dot = 0;
-          for (let d = 0; d < D; d++) dot += q.data[qBase + d * qs[3]!]! * k.data[kBase + j * ks[2]! + d * ks[3]!]!;
+          for (let d = 0; d < D; d++) dot += q.data[qBase + d * qs[3]!]! * kd(kBase + j * ks[2]! + d * ks[3]!);
           s[j] = dot * scale;
           max = Math.max(max, s[j]!);
         }
@@ -146,7 +149,7 @@ export function attention(out: Tensor, q: Tensor, k: Tensor, v: Tensor, opts: At
             if (s[j] === -Infinity) continue;
             const p = Math.exp(s[j]! - max);
             denom += p;
-            for (let d = 0; d < Dv; d++) acc[d]! += p * v.data[vBase + j * vs[2]! + d * vs[3]!]!;
+            for (let d = 0; d < Dv; d++) acc[d]! += p * vd(vBase + j * vs[2]! + d * vs[3]!);
           }
         }
         const oBase = out.offset + b * os[0]! + h * os[1]! + i * os[2]!;

@@ -5,11 +5,14 @@
  *
  * Forward runs the fused kernels; the attention backward recomputes the probabilities with ops (masked
  * softmax of QKᵀ) and applies the standard formulas, summing over the query heads that share a kv head.
+ * Keys and values may be stored in f16/bf16 (an f16 KV cache read in place): like half weights in
+ * `linear` they are frozen — the kernels decode them exactly, no gradient goes to them, and the gradient
+ * still flows to q.
  * Not here: KV caches, projections, head splitting (model code does those).
  */
 import { defineOp } from '../autograd.js';
 import { dispatch } from '../backend.js';
-import { isFloat } from '../dtype.js';
+import { isFloat, isHalf } from '../dtype.js';
 import { fmtShape } from '../shape.js';
 import { Tensor } from '../tensor.js';
 import { add, gt, le, mul, neg, sub, where } from './elementwise.js';
@@ -145,10 +148,14 @@ function visibility(B: number, Tq: number, Tk: number, causal: boolean, keyMask:
 
 const sdpaOp = defineOp({
   name: 'scaledDotProductAttention',
-  dtypes: ['f32', 'f64'],
+  // The dtype axis of this op is k's and v's: q (and the output) is always f32/f64.
+  dtypes: ['f32', 'f64', 'f16', 'bf16'],
   forward(ctx, q: Tensor, k: Tensor, v: Tensor, attrs: SdpaAttrs): Tensor {
     const fail = (why: string) => new Error(`scaledDotProductAttention: ${why}: q ${describe(q)}, k ${describe(k)}, v ${describe(v)}`);
-    if (!isFloat(q.dtype) || k.dtype !== q.dtype || v.dtype !== q.dtype) throw fail('q, k, v must share one float dtype (f32/f64)');
+    if (!isFloat(q.dtype)) throw fail('q must be f32 or f64');
+    if (k.dtype !== v.dtype || (k.dtype !== q.dtype && !isHalf(k.dtype))) {
+      throw fail("k and v must share q's dtype or one half dtype (f16/bf16)");
+    }
     if (q.ndim !== 4 || k.ndim !== 4 || v.ndim !== 4) throw fail('q, k, v must be [B, H, T, D]');
     const [B, Hq, Tq, D] = q.shape as [number, number, number, number];
     const [Bk, Hkv, Tk, Dk] = k.shape as [number, number, number, number];
@@ -188,11 +195,13 @@ const sdpaOp = defineOp({
     }
     const dp = matmul(g, transpose(vx, -1, -2));
     const ds = mul(mul(p, sub(dp, sum(mul(dp, p), -1, true))), scale);
+    // Half keys and values are frozen (matmul decodes them for q's gradient).
+    const frozen = isHalf(k.dtype);
     const [needQ, needK, needV] = ctx.needsGrad;
     return [
       needQ ? matmul(ds, kx) : null,
-      needK ? sumGroups(matmul(transpose(ds, -1, -2), q), groups) : null,
-      needV ? sumGroups(matmul(transpose(p, -1, -2), g), groups) : null,
+      needK && !frozen ? sumGroups(matmul(transpose(ds, -1, -2), q), groups) : null,
+      needV && !frozen ? sumGroups(matmul(transpose(p, -1, -2), g), groups) : null,
     ];
   },
 });
@@ -200,7 +209,9 @@ const sdpaOp = defineOp({
 /**
  * softmax(scale · Q·Kᵀ + mask)·V: q [B, Hq, Tq, D], k [B, Hkv, Tk, D], v [B, Hkv, Tk, Dv] → [B, Hq, Tq, Dv].
  * Query head h uses kv head floor(h·Hkv/Hq) (GQA); with `causal` the queries are the last Tq positions
- * (Tk ≥ Tq); a query row that sees no key yields zeros.
+ * (Tk ≥ Tq); a query row that sees no key yields zeros. q is f32/f64; k and v share q's dtype or are
+ * f16/bf16 (frozen: decoded exactly, so the result equals attention over k, v converted to q's dtype, and
+ * they receive no gradient). The output has q's dtype.
  */
 export function scaledDotProductAttention(q: Tensor, k: Tensor, v: Tensor, opts: SdpaOptions = {}): Tensor {
   const D = q.shape[q.ndim - 1] ?? 1;

@@ -127,4 +127,43 @@ const indexSelectRows = (['f32', 'f64', 'f16', 'bf16', 'i32', 'u8', 'bool'] as D
   ];
 });
 
-export const cases: OpCase[] = [...FLOATS.flatMap(floatRows), ...indexSelectRows];
+/**
+ * Attention over f16/bf16 keys and values (a half KV cache read in place) with f32 queries: key blocks of
+ * 64 and more, D not a multiple of 8, and the narrowed [.., 0:n, ..] views of a preallocated cache buffer.
+ */
+const halfAttentionRows = (['f16', 'bf16'] as DType[]).flatMap((dtype): OpCase[] => {
+  const cacheView = (seed: number, Hkv: number, n: number, D: number) => stored([1, Hkv, 200, D], seed, dtype).narrow(2, 0, n);
+  return [
+    {
+      op: 'scaledDotProductAttention', dtype, name: 'plain, non-causal [2, 2, 5, 16]', atol: 2e-5, nativeKernels: ['attention'],
+      run: () => scaledDotProductAttention(stored([2, 2, 5, 16], 51, 'f32'), stored([2, 2, 5, 16], 52, dtype), stored([2, 2, 5, 16], 53, dtype)),
+    },
+    {
+      op: 'scaledDotProductAttention', dtype, name: 'GQA 4:2, causal, prefix (Tq 5, Tk 90), key mask, D 20, Dv 12', atol: 2e-5, nativeKernels: ['attention'],
+      run: () => {
+        const keyMask = tensor([Array.from({ length: 90 }, (_, j) => (j % 7 === 3 ? 0 : 1)), Array.from({ length: 90 }, (_, j) => (j < 70 ? 0 : 1))], { dtype: 'bool' });
+        return scaledDotProductAttention(stored([2, 4, 5, 20], 54, 'f32'), stored([2, 2, 90, 20], 55, dtype), stored([2, 2, 90, 12], 56, dtype), { causal: true, keyMask });
+      },
+    },
+    {
+      op: 'scaledDotProductAttention', dtype, name: 'decode T = 1, GQA 8:2, over 150 of 200 cache positions (narrowed views)', atol: 2e-5, nativeKernels: ['attention'],
+      run: () => scaledDotProductAttention(stored([1, 8, 1, 64], 57, 'f32'), cacheView(58, 2, 150, 64), cacheView(59, 2, 150, 64), { causal: true }),
+    },
+    {
+      op: 'scaledDotProductAttention', dtype, name: 'prefill T = 7 after 60 cached positions (narrowed views), batch-padded key mask', atol: 2e-5, nativeKernels: ['attention'],
+      run: () => {
+        const keyMask = tensor([Array.from({ length: 67 }, (_, j) => (j < 4 ? 0 : 1))], { dtype: 'bool' });
+        return scaledDotProductAttention(stored([1, 2, 7, 40], 60, 'f32'), cacheView(61, 2, 67, 40), cacheView(62, 2, 67, 40), { causal: true, keyMask });
+      },
+    },
+    {
+      op: 'scaledDotProductAttention', dtype, name: 'forward and backward to q (frozen k, v), GQA causal', atol: 2e-5, nativeKernels: ['attention'],
+      run: () => {
+        const [q] = leaves(stored([1, 4, 3, 24], 63, 'f32'));
+        return withGrads(scaledDotProductAttention(q!, stored([1, 2, 70, 24], 64, dtype), stored([1, 2, 70, 24], 65, dtype), { causal: true }), [q!], 66);
+      },
+    },
+  ];
+});
+
+export const cases: OpCase[] = [...FLOATS.flatMap(floatRows), ...halfAttentionRows, ...indexSelectRows];

@@ -95,7 +95,10 @@ test('attention errors name the op and the shapes', () => {
   assert.throws(() => sdpa(q, zeros([1, 1, 2, 4]), zeros([1, 1, 3, 4])), /k and v must have the same heads and length/);
   assert.throws(() => sdpa(q, zeros([1, 1, 1, 4]), zeros([1, 1, 1, 4]), { causal: true }), /causal attention needs at least as many keys \(1\) as queries \(2\)/);
   assert.throws(() => sdpa(q, zeros([1, 1, 2, 4]), zeros([1, 1, 2, 4]), { keyMask: full([1, 2], 1) }), /keyMask must be bool \[1, 2\], got f32 \[1, 2\]/);
-  assert.throws(() => sdpa(q, zeros([1, 1, 2, 4], 'f64'), zeros([1, 1, 2, 4])), /must share one float dtype/);
+  assert.throws(() => sdpa(q, zeros([1, 1, 2, 4], 'f64'), zeros([1, 1, 2, 4])), /k and v must share q's dtype or one half dtype \(f16\/bf16\): q f32 \[1, 3, 2, 4\], k f64/);
+  assert.throws(() => sdpa(q, zeros([1, 1, 2, 4], 'f16'), zeros([1, 1, 2, 4])), /k and v must share q's dtype or one half dtype/);
+  assert.throws(() => sdpa(q, zeros([1, 1, 2, 4], 'f16'), zeros([1, 1, 2, 4], 'bf16')), /k and v must share q's dtype or one half dtype/);
+  assert.throws(() => sdpa(zeros([1, 1, 2, 4], 'f16'), zeros([1, 1, 2, 4], 'f16'), zeros([1, 1, 2, 4], 'f16')), /scaledDotProductAttention: q must be f32 or f64: q f16/);
   assert.throws(() => rope(zeros([1, 1, 2, 3]), zeros([2, 1]), zeros([2, 1])), /rope: x must be f32\/f64 \[B, H, T, D\] with D even, got f32 \[1, 1, 2, 3\]/);
   assert.throws(() => rope(zeros([1, 1, 2, 4]), zeros([3, 2]), zeros([2, 2])), /rope: cos must be f32 \[2, 2\] or \[1, 2, 2\] for x f32 \[1, 1, 2, 4\], got f32 \[3, 2\]/);
 });
