@@ -20,7 +20,7 @@ import os from 'node:os';
 import { linalgKernels } from '../src/backends/native/linalg.js';
 import { Tensor, randn, to, type DType } from '../src/index.js';
 import { describeTorch, LoadMeter, startTorch } from './torch.js';
-import { median, nowMs, printTable, probeBandwidth, probeFmaPeak, setThreads } from './util.js';
+import { median, nowMs, printTable, probeBandwidth, probeFmaPeak, setThreads, timeMedian } from './util.js';
 
 interface Shape {
   op: 'matmul' | 'linear';
@@ -91,14 +91,7 @@ function oursMs(s: Shape, o: Operands, reps: number): number {
     const r = s.op === 'linear' ? linalgKernels.linear!(o.out, o.a, o.b, null) : linalgKernels.matmul!(o.out, o.a, o.b);
     if (r !== undefined) throw new Error(`native ${s.op} declined: ${String(r)}`);
   };
-  call();
-  const ts: number[] = [];
-  for (let i = 0; i < reps; i++) {
-    const t0 = nowMs();
-    call();
-    ts.push(nowMs() - t0);
-  }
-  return median(ts);
+  return timeMedian(call, reps, 1);
 }
 
 function probes(): { peak: Record<number, number>; bw: Record<number, number> } {

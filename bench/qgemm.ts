@@ -25,7 +25,7 @@ import { linalgKernels } from '../src/backends/native/linalg.js';
 import { quantKernels, quantLinear } from '../src/backends/native/quant.js';
 import { Tensor, tensor, type DType } from '../src/index.js';
 import { llamaHarness, type LlamaIsa } from './llamacpp.js';
-import { median, nowMs, printTable, setThreads } from './util.js';
+import { median, nowMs, printTable, setThreads, timeMedian } from './util.js';
 
 interface Row {
   m: number;
@@ -75,14 +75,7 @@ function oursMs(out: Tensor, x: Tensor, w: Tensor, reps: number, gemmMinRows = -
     const r = gemmMinRows >= 0 ? quantLinear(out, x, w, null, gemmMinRows) : linalgKernels.linear!(out, x, w, null);
     if (r !== undefined) throw new Error(`qgemm bench: native linear declined ${w.dtype}: ${String(r)}`);
   };
-  call();
-  const ts: number[] = [];
-  for (let i = 0; i < reps; i++) {
-    const t0 = nowMs();
-    call();
-    ts.push(nowMs() - t0);
-  }
-  return median(ts);
+  return timeMedian(call, reps, 1);
 }
 
 /** One harness run: ms for the spec and the weight placement ggml used, or a reason. */

@@ -6,7 +6,7 @@
  * Deliberately not a cache or a stream: every read goes to the file (the OS page cache does the rest),
  * and nothing here ever holds a whole checkpoint — a 10 GB shard is read tensor by tensor.
  */
-import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import { closeSync, fstatSync, fsyncSync, openSync, readSync } from 'node:fs';
 import { endianness } from 'node:os';
 
 // One read(2) returns at most ~2 GiB on Linux; smaller pieces also keep a failed read's error precise.
@@ -71,4 +71,17 @@ export function readBytes(fd: number, position: number, length: number, path: st
   const out = new Uint8Array(length);
   readExact(fd, out, position, path, what);
   return out;
+}
+
+/** Makes renames durable (directory entries are data too); not possible on every platform, where the files themselves are synced. */
+export function syncDir(dir: string): void {
+  let fd: number | null = null;
+  try {
+    fd = openSync(dir, 'r');
+    fsyncSync(fd);
+  } catch {
+    // Directories cannot be opened for fsync on some platforms.
+  } finally {
+    if (fd !== null) closeSync(fd);
+  }
 }

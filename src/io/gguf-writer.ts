@@ -15,7 +15,7 @@ import path from 'node:path';
 import { isQuant, storageLength } from '../engine/dtype.js';
 import type { Tensor } from '../engine/tensor.js';
 import { gatherStrided } from './elements.js';
-import { assertLittleEndianHost } from './fileio.js';
+import { assertLittleEndianHost, syncDir } from './fileio.js';
 import {
   alignUp, GGUF_ARRAY_CODE, GGUF_DEFAULT_ALIGNMENT, GGUF_MAX_DIMS, GGUF_MAX_NAME_BYTES, scalarBytes, scalarTypeCode, TENSOR_TYPES,
   tensorBytes, type GgufScalarType, type GgufTensorType, type GgufValue,
@@ -252,17 +252,5 @@ export async function writeGguf(target: string, metadata: Iterable<readonly [str
     }
     rmSync(temp, { force: true });
     throw e;
-  }
-}
-
-function syncDir(dir: string): void {
-  let fd: number | null = null;
-  try {
-    fd = openSync(dir, 'r');
-    fsyncSync(fd);
-  } catch {
-    // Not possible on every platform; the file itself is synced.
-  } finally {
-    if (fd !== null) closeSync(fd);
   }
 }

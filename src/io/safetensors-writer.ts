@@ -23,7 +23,7 @@ import path from 'node:path';
 import type { DType, TypedArray } from '../engine/dtype.js';
 import type { Tensor } from '../engine/tensor.js';
 import { storedTypeOf, gatherStrided, type StoredType } from './elements.js';
-import { assertLittleEndianHost } from './fileio.js';
+import { assertLittleEndianHost, syncDir } from './fileio.js';
 
 export interface PlannedTensor {
   readonly name: string;
@@ -343,18 +343,5 @@ class WriteJob {
     this.open.clear();
     for (const t of this.temps) rmSync(t, { force: true });
     this.temps.clear();
-  }
-}
-
-/** Makes the renames durable (directory entries are data too); not possible on every platform. */
-function syncDir(dir: string): void {
-  let fd: number | null = null;
-  try {
-    fd = openSync(dir, 'r');
-    fsyncSync(fd);
-  } catch {
-    // Directories cannot be opened for fsync on some platforms; the files themselves are synced.
-  } finally {
-    if (fd !== null) closeSync(fd);
   }
 }
