@@ -10,7 +10,8 @@
  * no engine equivalent (I8, I16, U16, U32, U64, F8_*) are known by size so headers validate, and reading
  * them is an error.
  */
-import { allocArray, type DType, type TypedArray } from '../engine/dtype.js';
+import { allocArray, isQuant, storageLength, type DType, type TypedArray } from '../engine/dtype.js';
+import type { Tensor } from '../engine/tensor.js';
 import { readExact } from './fileio.js';
 
 export interface StoredType {
@@ -136,4 +137,23 @@ export function finishElements(raw: TypedArray, type: StoredType, path: string, 
     }
   }
   return raw;
+}
+
+/**
+ * The stored bytes of `t` in row-major order: a view of its storage when contiguous, else a gathered copy.
+ * Quantized tensors are always contiguous rows, with an offset counted in elements.
+ */
+export function storedBytes(t: Tensor): Uint8Array {
+  if (isQuant(t.dtype)) {
+    const start = storageLength(t.dtype, t.offset);
+    return new Uint8Array(t.data.buffer, t.data.byteOffset + start, storageLength(t.dtype, t.numel));
+  }
+  let data: TypedArray = t.data;
+  let offset = t.offset;
+  if (!t.isContiguous()) {
+    data = gatherStrided(t.data, 1, t.shape, t.strides, t.offset);
+    offset = 0;
+  }
+  const bpe = data.BYTES_PER_ELEMENT;
+  return new Uint8Array(data.buffer, data.byteOffset + offset * bpe, t.numel * bpe);
 }

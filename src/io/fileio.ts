@@ -6,7 +6,7 @@
  * Deliberately not a cache or a stream: every read goes to the file (the OS page cache does the rest),
  * and nothing here ever holds a whole checkpoint — a 10 GB shard is read tensor by tensor.
  */
-import { closeSync, fstatSync, fsyncSync, openSync, readSync } from 'node:fs';
+import { closeSync, fstatSync, fsyncSync, openSync, readSync, writeSync } from 'node:fs';
 import { endianness } from 'node:os';
 
 // One read(2) returns at most ~2 GiB on Linux; smaller pieces also keep a failed read's error precise.
@@ -83,5 +83,15 @@ export function syncDir(dir: string): void {
     // Directories cannot be opened for fsync on some platforms.
   } finally {
     if (fd !== null) closeSync(fd);
+  }
+}
+
+/** Writes all of `bytes` at `position` (null: the file's current position), in pieces of at most 1 GiB. */
+export function writeAll(fd: number, bytes: Uint8Array, position: number | null, file: string): void {
+  let done = 0;
+  while (done < bytes.length) {
+    const n = writeSync(fd, bytes, done, Math.min(bytes.length - done, 1 << 30), position === null ? null : position + done);
+    if (n <= 0) throw new Error(`${file}: write failed at byte ${(position ?? 0) + done}`);
+    done += n;
   }
 }

@@ -10,12 +10,11 @@
  *
  * Not here: reading (gguf-reader.ts), deciding names, keys and per-tensor types (models/llava/gguf-*.ts).
  */
-import { closeSync, fsyncSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, fsyncSync, openSync, renameSync, rmSync } from 'node:fs';
 import path from 'node:path';
-import { isQuant, storageLength } from '../engine/dtype.js';
 import type { Tensor } from '../engine/tensor.js';
-import { gatherStrided } from './elements.js';
-import { assertLittleEndianHost, syncDir } from './fileio.js';
+import { storedBytes } from './elements.js';
+import { assertLittleEndianHost, syncDir, writeAll } from './fileio.js';
 import {
   alignUp, GGUF_ARRAY_CODE, GGUF_DEFAULT_ALIGNMENT, GGUF_MAX_DIMS, GGUF_MAX_NAME_BYTES, scalarBytes, scalarTypeCode, TENSOR_TYPES,
   tensorBytes, type GgufScalarType, type GgufTensorType, type GgufValue,
@@ -174,31 +173,7 @@ export function ggufHeaderBytes(metadata: Iterable<readonly [string, GgufValue]>
   return { header: b.bytes(), offsets };
 }
 
-/** The stored bytes of `t` (a view when contiguous, else a gathered copy). */
-function storedBytes(t: Tensor): Uint8Array {
-  if (isQuant(t.dtype)) {
-    // Quantized tensors are always contiguous rows; their offset counts elements.
-    const start = storageLength(t.dtype, t.offset);
-    return new Uint8Array(t.data.buffer, t.data.byteOffset + start, storageLength(t.dtype, t.numel));
-  }
-  let data = t.data;
-  let offset = t.offset;
-  if (!t.isContiguous()) {
-    data = gatherStrided(t.data, 1, t.shape, t.strides, t.offset);
-    offset = 0;
-  }
-  const bpe = data.BYTES_PER_ELEMENT;
-  return new Uint8Array(data.buffer, data.byteOffset + offset * bpe, t.numel * bpe);
-}
 
-function writeAll(fd: number, bytes: Uint8Array, file: string): void {
-  let done = 0;
-  while (done < bytes.length) {
-    const n = writeSync(fd, bytes, done, Math.min(bytes.length - done, 1 << 30));
-    if (n <= 0) throw new Error(`${file}: write failed after ${done} of ${bytes.length} bytes`);
-    done += n;
-  }
-}
 
 /**
  * Writes a GGUF file at `target`: `metadata` (insertion order kept) and `tensors` (header order = data
@@ -218,7 +193,7 @@ export async function writeGguf(target: string, metadata: Iterable<readonly [str
   let fd: number | null = openSync(temp, 'wx');
   let written = 0;
   try {
-    writeAll(fd, header, temp);
+    writeAll(fd, header, null, temp);
     written += header.length;
     const zeros = new Uint8Array(alignment);
     for (let i = 0; i < tensors.length; i++) {
@@ -229,10 +204,10 @@ export async function writeGguf(target: string, metadata: Iterable<readonly [str
         throw new Error(`writeGguf ${target}: tensor "${plan.name}" was planned as ${plan.type} [${plan.shape.join(', ')}] but produced as ${t.dtype} [${t.shape.join(', ')}]`);
       }
       const bytes = storedBytes(t);
-      writeAll(fd, bytes, temp);
+      writeAll(fd, bytes, null, temp);
       const pad = alignUp(bytes.length, alignment) - bytes.length;
       // The last tensor is padded too: ggml counts padded sizes, and some readers map whole aligned blocks.
-      writeAll(fd, zeros.subarray(0, pad), temp);
+      writeAll(fd, zeros.subarray(0, pad), null, temp);
       written += bytes.length + pad;
       opts.onTensor?.(i + 1, tensors.length, plan.name);
     }

@@ -18,12 +18,12 @@
  *
  * Not here: reading (safetensors.ts).
  */
-import { closeSync, fsyncSync, openSync, readdirSync, readSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, fsyncSync, openSync, readdirSync, readSync, renameSync, rmSync } from 'node:fs';
 import path from 'node:path';
-import type { DType, TypedArray } from '../engine/dtype.js';
+import type { DType } from '../engine/dtype.js';
 import type { Tensor } from '../engine/tensor.js';
-import { storedTypeOf, gatherStrided, type StoredType } from './elements.js';
-import { assertLittleEndianHost, syncDir } from './fileio.js';
+import { storedTypeOf, storedBytes, type StoredType } from './elements.js';
+import { assertLittleEndianHost, syncDir, writeAll } from './fileio.js';
 
 export interface PlannedTensor {
   readonly name: string;
@@ -113,26 +113,7 @@ function plannedForm(t: TensorsToWrite): PlannedTensor[] | null {
   return Object.entries(t as Record<string, Tensor>).map(([n, x]) => fromTensor(n, x));
 }
 
-/** Contiguous bytes of `t` (a view of its storage when already contiguous, else a copy). */
-function tensorBytes(t: Tensor): Uint8Array {
-  let data: TypedArray = t.data;
-  let offset = t.offset;
-  if (!t.isContiguous()) {
-    data = gatherStrided(t.data, 1, t.shape, t.strides, t.offset);
-    offset = 0;
-  }
-  const bpe = data.BYTES_PER_ELEMENT;
-  return new Uint8Array(data.buffer, data.byteOffset + offset * bpe, t.numel * bpe);
-}
 
-function writeAll(fd: number, bytes: Uint8Array, position: number | null, file: string): void {
-  let done = 0;
-  while (done < bytes.length) {
-    const n = writeSync(fd, bytes, done, Math.min(bytes.length - done, 1 << 30), position === null ? null : position + done);
-    if (n <= 0) throw new Error(`${file}: write failed at byte ${(position ?? 0) + done}`);
-    done += n;
-  }
-}
 
 /** `{"__metadata__":…,"name":{"dtype",…}}` padded with spaces so 8 + length is a multiple of 8. */
 function headerBytes(slots: readonly Slot[], metadata: Record<string, string> | null): Uint8Array {
@@ -235,7 +216,7 @@ class WriteJob {
       for (const s of shard) {
         const t = await produceOf.get(s.name)!();
         this.check(s, t);
-        writeAll(fd, tensorBytes(t), null, temp);
+        writeAll(fd, storedBytes(t), null, temp);
       }
       this.closeDurably(fd);
       this.shards.push({ temp, slots: shard });
@@ -260,7 +241,7 @@ class WriteJob {
       const slot = this.slot(name, t.dtype, t.shape);
       if (slots.length && size + slot.bytes > this.max) finish();
       spool ??= this.tempFile();
-      writeAll(spool.fd, tensorBytes(t), null, spool.temp);
+      writeAll(spool.fd, storedBytes(t), null, spool.temp);
       slots.push(slot);
       size += slot.bytes;
     }
