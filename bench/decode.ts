@@ -14,10 +14,10 @@
  */
 import { execSync } from 'node:child_process';
 import os from 'node:os';
-import { Tensor, tensor, type DType } from '../src/index.js';
-import { quantKernels, smallMLinear } from '../src/backends/native/quant.js';
+import { Tensor, type DType } from '../src/index.js';
+import { smallMLinear } from '../src/backends/native/quant.js';
 import { llamaHarness, runLlama, type LlamaIsa } from './llamacpp.js';
-import { median, nowMs, printTable, probeBandwidth, setThreads } from './util.js';
+import { lcgValues, median, nowMs, printTable, probeBandwidth, setThreads, weightMatrix } from './util.js';
 
 interface Row {
   n: number;
@@ -40,28 +40,6 @@ function l3Bytes(): number {
   } catch {
     return 0;
   }
-}
-
-/** Values in [−1, 1) from a cheap generator (the content does not matter to a streaming kernel). */
-function values(count: number): Float32Array {
-  const v = new Float32Array(count);
-  let s = 12345;
-  for (let i = 0; i < count; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    v[i] = (s / 2 ** 31) - 1;
-  }
-  return v;
-}
-
-function weightMatrix(n: number, k: number, dtype: DType): Tensor {
-  const v = values(n * k);
-  if (dtype === 'q8_0' || dtype === 'q4_0') {
-    const w = Tensor.empty([n, k], dtype);
-    const r = quantKernels.quantize!(w, new Tensor(v, 'f32', [n, k]));
-    if (r !== undefined) throw new Error(`decode bench: native quantize declined: ${String(r)}`);
-    return w;
-  }
-  return tensor(v, { dtype, shape: [n, k] });
 }
 
 /** Median µs per matrix over `reps` passes through all of `mats` (after one warm-up pass). */
@@ -112,7 +90,7 @@ export async function run(args: string[]): Promise<void> {
   const rows: Row[] = [];
   try {
     for (const [n, k] of shapes) {
-      const x = new Tensor(values(k), 'f32', [1, k]);
+      const x = new Tensor(lcgValues(k), 'f32', [1, k]);
       const out = Tensor.empty([1, n]);
       for (const dtype of dtypes) {
         const base = weightMatrix(n, k, dtype);

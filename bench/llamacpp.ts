@@ -86,7 +86,7 @@ export function llamaHarness(isa: LlamaIsa, log: (s: string) => void, opts: Harn
   const name = opts.harness ?? 'decode_matvec';
   const harness = path.join(root, 'bench', 'llamacpp', `${name}.cpp`);
   const exe = path.join(cache, `${name}-${variant}`);
-  if (!existsSync(exe) || statSync(exe).mtimeMs < Math.max(statSync(harness).mtimeMs, ...libs.map((l) => statSync(l).mtimeMs))) {
+  if (!existsSync(exe) || statSync(exe).mtimeMs < Math.max(statSync(harness).mtimeMs, statSync(path.join(root, 'bench', 'llamacpp', 'harness.h')).mtimeMs, ...libs.map((l) => statSync(l).mtimeMs))) {
     const e = sh('g++', ['-O2', '-std=c++17', '-I', path.join(src.dir, 'ggml', 'include'), harness, ...libs,
       '-fopenmp', '-lpthread', '-lm', '-o', exe], cache, 600);
     if (e) return { reason: e };

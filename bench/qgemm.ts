@@ -22,10 +22,10 @@
 import os from 'node:os';
 import { spawnSync } from 'node:child_process';
 import { linalgKernels } from '../src/backends/native/linalg.js';
-import { quantKernels, quantLinear } from '../src/backends/native/quant.js';
-import { Tensor, tensor, type DType } from '../src/index.js';
+import { quantLinear } from '../src/backends/native/quant.js';
+import { Tensor, type DType } from '../src/index.js';
 import { llamaHarness, type LlamaIsa } from './llamacpp.js';
-import { median, nowMs, printTable, setThreads, timeMedian } from './util.js';
+import { lcgValues, median, nowMs, printTable, setThreads, timeMedian, weightMatrix } from './util.js';
 
 interface Row {
   m: number;
@@ -45,28 +45,6 @@ interface Row {
 function arg(args: string[], name: string, def: string): string {
   const i = args.indexOf(name);
   return i >= 0 && args[i + 1] !== undefined ? args[i + 1]! : def;
-}
-
-/** Values in [−1, 1) from a cheap generator (a GEMM's speed does not depend on them). */
-function values(count: number, seed: number): Float32Array {
-  const v = new Float32Array(count);
-  let s = seed;
-  for (let i = 0; i < count; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    v[i] = s / 2 ** 31 - 1;
-  }
-  return v;
-}
-
-function weightMatrix(n: number, k: number, dtype: DType): Tensor {
-  const v = values(n * k, 12345);
-  if (dtype === 'q8_0' || dtype === 'q4_0') {
-    const w = Tensor.empty([n, k], dtype);
-    const r = quantKernels.quantize!(w, new Tensor(v, 'f32', [n, k]));
-    if (r !== undefined) throw new Error(`qgemm bench: native quantize declined: ${String(r)}`);
-    return w;
-  }
-  return tensor(v, { dtype, shape: [n, k] });
 }
 
 /** Median ms of our linear; `gemmMinRows` ≥ 0 calls the quantized kernel with that GEMM threshold. */
@@ -117,7 +95,7 @@ export async function run(args: string[]): Promise<void> {
       const w = weightMatrix(n, k, dtype);
       const quant = dtype === 'q8_0' || dtype === 'q4_0';
       for (const m of ms) {
-        const x = new Tensor(values(m * k, 777), 'f32', [m, k]);
+        const x = new Tensor(lcgValues(m * k, 777), 'f32', [m, k]);
         const out = Tensor.empty([m, n]);
         const flops = 2 * m * n * k;
         const ours: number[] = [];

@@ -3,6 +3,8 @@
  * peak and streaming read bandwidth) that every benchmark reports beside its own figures.
  */
 import { loadAddon, runKernel } from '../src/backends/native/addon.js';
+import { quantKernels } from '../src/backends/native/quant.js';
+import { Tensor, tensor, type DType } from '../src/index.js';
 
 export function nowMs(): number {
   return performance.now();
@@ -76,4 +78,27 @@ export function probeBandwidth(threads: number, mb = 1024, reps = 5): number {
   } finally {
     setThreads(prev);
   }
+}
+
+/** Deterministic values in [−1, 1) from a linear congruential generator (cheap for hundreds of MB). */
+export function lcgValues(count: number, seed = 12345): Float32Array {
+  const v = new Float32Array(count);
+  let s = seed;
+  for (let i = 0; i < count; i++) {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    v[i] = s / 2 ** 31 - 1;
+  }
+  return v;
+}
+
+/** A weight [n, k] of `lcgValues` in `dtype` (q8_0/q4_0 through the native quantizer). */
+export function weightMatrix(n: number, k: number, dtype: DType): Tensor {
+  const v = lcgValues(n * k);
+  if (dtype === 'q8_0' || dtype === 'q4_0') {
+    const w = Tensor.empty([n, k], dtype);
+    const r = quantKernels.quantize!(w, new Tensor(v, 'f32', [n, k]));
+    if (r !== undefined) throw new Error(`bench: native quantize declined: ${String(r)}`);
+    return w;
+  }
+  return tensor(v, { dtype, shape: [n, k] });
 }

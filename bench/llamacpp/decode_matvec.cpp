@@ -18,15 +18,7 @@
 
 #include "ggml-cpu.h"
 #include "ggml.h"
-
-static ggml_type parse_type(const std::string& s) {
-  if (s == "f16") return GGML_TYPE_F16;
-  if (s == "bf16") return GGML_TYPE_BF16;
-  if (s == "q8_0") return GGML_TYPE_Q8_0;
-  if (s == "q4_0") return GGML_TYPE_Q4_0;
-  std::fprintf(stderr, "unknown dtype %s\n", s.c_str());
-  std::exit(2);
-}
+#include "harness.h"
 
 int main(int argc, char** argv) {
   if (argc < 4) {
