@@ -4,7 +4,7 @@
 import './backends/index.js';
 
 export * from './engine/index.js';
-export { setNativeIsa, nativeIsa, type IsaLevel } from './backends/native/addon.js';
+export { setNativeIsa, nativeIsa, effectiveNativeIsa, fastNativeIsas, type IsaLevel } from './backends/native/addon.js';
 
 // Generation: models loaded in a worker thread, streamed replies, sampling. (Imported from the client
 // module directly: the tokenizer, image decoding and the model code load in the worker only.)

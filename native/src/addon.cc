@@ -1,10 +1,10 @@
 // The only N-API file: exposes the kernel registry to JavaScript.
 //
-//   kernels()                       -> ["name:isa", ...]   (isa 0 naive, 1 scalar, 2 avx2)
+//   kernels()                       -> ["name:isa", ...]   (isa 0 naive, 1 scalar, 2 avx2, 3 avx512)
 //   resolve(name, maxIsa)           -> kernel id or -1
 //   call(id, arrays, params, n)     runs kernel `id` on typed arrays (zero-copy) and params[0..n)
 //   setThreads(n) / threads()       pool size
-//   cpu()                           -> { avx2, fma, f16c }
+//   cpu()                           -> { avx2, fma, f16c, avx512, arch }
 //   mallocTuned()                   -> whether the malloc retention below is active
 //   mapFile(path, willneed?)        -> { handle, bytes, maxView }: a private mapping of the whole file (mmap.h)
 //   mapView(handle, offset, length) -> ArrayBuffer over a range of it (both absent where files cannot be mapped)
@@ -101,6 +101,7 @@ Napi::Value Cpu(const Napi::CallbackInfo& info) {
   o.Set("avx2", f.avx2);
   o.Set("fma", f.fma);
   o.Set("f16c", f.f16c);
+  o.Set("avx512", f.runs(ISA_AVX512));
 #if defined(__x86_64__) || defined(_M_X64)
   o.Set("arch", "x64");
 #elif defined(__aarch64__)

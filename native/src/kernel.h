@@ -16,7 +16,8 @@
 
 namespace llava {
 
-enum Isa : int { ISA_NAIVE = 0, ISA_SCALAR = 1, ISA_AVX2 = 2 };
+// ISA_AVX512: AVX2/FMA/F16C plus AVX-512 F/BW/DQ/VL and VNNI (int8 dot products; see simd.h).
+enum Isa : int { ISA_NAIVE = 0, ISA_SCALAR = 1, ISA_AVX2 = 2, ISA_AVX512 = 3 };
 
 struct Buf {
   uint8_t* p = nullptr;

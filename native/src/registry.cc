@@ -32,7 +32,7 @@ int resolve_kernel(const std::string& name, int max_isa) {
     if (name != t[k].name) continue;
     const int isa = t[k].isa;
     if (isa > max_isa) continue;
-    if (isa == ISA_AVX2 && !(cpu.avx2 && cpu.fma && cpu.f16c)) continue;
+    if (!cpu.runs(isa)) continue;
     if (isa > best_isa) {
       best = static_cast<int>(k);
       best_isa = isa;
@@ -49,8 +49,20 @@ CpuFeatures cpu_features() {
   f.avx2 = __builtin_cpu_supports("avx2");
   f.fma = __builtin_cpu_supports("fma");
   f.f16c = __builtin_cpu_supports("f16c");
+  f.avx512f = __builtin_cpu_supports("avx512f");
+  f.avx512bw = __builtin_cpu_supports("avx512bw");
+  f.avx512dq = __builtin_cpu_supports("avx512dq");
+  f.avx512vl = __builtin_cpu_supports("avx512vl");
+  f.avx512vnni = __builtin_cpu_supports("avx512vnni");
 #endif
   return f;
+}
+
+bool CpuFeatures::runs(int isa) const {
+  const bool v2 = avx2 && fma && f16c;
+  if (isa == ISA_AVX2) return v2;
+  if (isa == ISA_AVX512) return v2 && avx512f && avx512bw && avx512dq && avx512vl && avx512vnni;
+  return true;
 }
 
 int64_t Args::i(int k) const {

@@ -15,6 +15,9 @@ struct KernelEntry {
 
 struct CpuFeatures {
   bool avx2 = false, fma = false, f16c = false;
+  // AVX-512 foundation, byte/word, dword/qword, vector length (256-bit EVEX forms) and VNNI.
+  bool avx512f = false, avx512bw = false, avx512dq = false, avx512vl = false, avx512vnni = false;
+  bool runs(int isa) const;
 };
 
 const std::vector<KernelEntry>& kernel_table();

@@ -319,11 +319,6 @@ function statsLine(s: TurnStats): string {
 }
 
 export async function chat(opts: ChatOptions): Promise<void> {
-  // Whoever reads the replies went away (`llava chat < q.txt | head`): end quietly, as other filters do.
-  process.stdout.on('error', (e: NodeJS.ErrnoException) => {
-    if (e.code !== 'EPIPE') throw e;
-    process.exit(0);
-  });
   if (opts.pad && opts.crop) throw new Error('give at most one of --pad and --crop');
   const { sampling, seed } = samplingFlags(opts);
   // Checked here so that a bad value stops the chat before it starts, not at every turn.

@@ -28,6 +28,13 @@ function withGeneration(cmd: Command): Command {
     .option('--quant <type>', 'quantize the language model in memory at load: q8_0 or q4_0 (norms stay f32, the head q8_0)');
 }
 
+// Whoever reads the output went away (`llava run --stream … | head`, `llava info | head`): end quietly, as
+// other filters do, whichever command was writing.
+process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+  if (e.code !== 'EPIPE') throw e;
+  process.exit(0);
+});
+
 const program = new Command();
 program
   .name('llava')

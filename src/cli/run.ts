@@ -135,11 +135,6 @@ async function runBatchFile(o: RunOptions & { model: string }): Promise<void> {
 }
 
 export async function run(opts: RunOptions): Promise<void> {
-  // Whoever reads the output went away (`llava run --stream … | head`): end quietly, as other filters do.
-  process.stdout.on('error', (e: NodeJS.ErrnoException) => {
-    if (e.code !== 'EPIPE') throw e;
-    process.exit(0);
-  });
   if (opts.batch !== undefined) return runBatchFile({ ...opts, model: opts.model ?? DEFAULT_MODEL, image: opts.image ?? [] });
   const o = { ...opts, model: opts.model ?? DEFAULT_MODEL, image: [...(opts.image ?? [])] };
   if (opts.model === undefined) {

@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import {
-  Tensor, availableBackends, fallbackStats, opRegistry, resetFallbackStats, setNativeIsa, withBackend,
+  Tensor, availableBackends, fallbackStats, fastNativeIsas, opRegistry, resetFallbackStats, setNativeIsa, withBackend,
   type IsaLevel,
 } from '../../src/index.js';
 import { assertClose } from '../helpers/assert.js';
@@ -35,7 +35,7 @@ test('every row names a registered op and one of its dtypes', () => {
 });
 
 const hasNative = availableBackends().includes('native');
-const levels: IsaLevel[] = ['avx2', 'scalar'];
+const levels: IsaLevel[] = hasNative ? [...fastNativeIsas(), 'scalar'] : ['scalar'];
 
 for (const level of levels) {
   describe(`native (${level}) against ts`, { skip: !hasNative && 'native addon not loaded' }, () => {
@@ -48,7 +48,7 @@ for (const level of levels) {
         try {
           actual = withBackend('native', () => outputs(c.run()));
         } finally {
-          setNativeIsa('avx2');
+          setNativeIsa();
         }
         const fell = [...fallbackStats().keys()];
         for (const k of c.nativeKernels ?? []) {

@@ -15,7 +15,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { hasKernel, loadAddon, runKernel, runKernelAt, type IsaLevel } from '../../src/backends/native/addon.js';
+import { fastNativeIsas, hasKernel, loadAddon, runKernel, runKernelAt, type IsaLevel } from '../../src/backends/native/addon.js';
 import { linalgKernels } from '../../src/backends/native/linalg.js';
 import { Tensor, bf16BitsToF32, f16BitsToF32, f32ToBf16Bits, f32ToF16Bits } from '../../src/index.js';
 
@@ -178,7 +178,7 @@ function check(g: Gemm, level: IsaLevel, threads: number, want: Float64Array, wh
   }
 }
 
-const LEVELS: IsaLevel[] = ['avx2', 'scalar', 'naive'];
+const LEVELS: IsaLevel[] = [...fastNativeIsas(), 'scalar', 'naive'];
 
 function checkAll(g: Gemm, what: string, threads = [1, 2]): void {
   const want = reference(g);

@@ -14,7 +14,7 @@ import {
   Rng, bf16BitsToF32, empty, expand, f16BitsToF32, f32ToBf16Bits, f32ToF16Bits, narrow, permute, tensor, to,
   type DType, type Tensor, type TypedArray, type IsaLevel,
 } from '../../src/index.js';
-import { loadAddon, runKernelAt } from '../../src/backends/native/addon.js';
+import { fastNativeIsas, loadAddon, runKernelAt } from '../../src/backends/native/addon.js';
 import {
   BINARY_CODE, DTYPE_CODE, UNARY_CODE, binaryCall, compareCall, copyCall, fillCall, indexSelectCall, reduceCall, unaryCall, whereCall,
   type KernelCall,
@@ -23,8 +23,7 @@ import { attentionCall, crossEntropyCall, layerNormCall, rmsNormCall, ropeCall, 
 import type { BinaryOp, CompareOp, ReduceOp, UnaryOp } from '../../src/engine/kernels.js';
 
 const addon = loadAddon();
-const cpu = addon?.cpu();
-const FAST: IsaLevel[] = cpu && cpu.avx2 && cpu.fma && cpu.f16c ? ['scalar', 'avx2'] : ['scalar'];
+const FAST: IsaLevel[] = ['scalar', ...fastNativeIsas()];
 const skip = !addon && 'native addon not loaded';
 
 type Tol = 'exact' | { atol: number; rtol: number };

@@ -8,10 +8,10 @@ import { describe, test } from 'node:test';
 import { availableBackends, QK, QUANT_BLOCK_BYTES, randn, Rng, tensor, Tensor, type DType, type QuantDType } from '../../src/index.js';
 import { tsKernels } from '../../src/backends/ts/index.js';
 import { quantKernels, quantLinear, SMALL_M_MAX, smallMLinear } from '../../src/backends/native/quant.js';
-import { runKernel, setNativeIsa, type IsaLevel } from '../../src/backends/native/addon.js';
+import { fastNativeIsas, runKernel, setNativeIsa, type IsaLevel } from '../../src/backends/native/addon.js';
 
 const hasNative = availableBackends().includes('native');
-const LEVELS: IsaLevel[] = ['avx2', 'scalar', 'naive'];
+const LEVELS: IsaLevel[] = [...(hasNative ? fastNativeIsas() : []), 'scalar', 'naive'];
 
 function atLevels(fn: (level: IsaLevel) => void): void {
   for (const level of LEVELS) {
@@ -19,7 +19,7 @@ function atLevels(fn: (level: IsaLevel) => void): void {
     try {
       fn(level);
     } finally {
-      setNativeIsa('avx2');
+      setNativeIsa();
     }
   }
 }

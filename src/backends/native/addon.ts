@@ -3,8 +3,9 @@
  * resolved by name to the best variant this CPU runs (or a forced ISA level for tests), then called with
  * typed arrays (zero-copy) and a vector of numeric parameters.
  *
- * ISA level: LLAVA_NATIVE_ISA=avx2|scalar|naive (default: the best available); `setNativeIsa` switches
- * at run time so one test process can check the scalar path and the naive twins too.
+ * ISA level: LLAVA_NATIVE_ISA=avx512|avx2|scalar|naive (default: the best available); `setNativeIsa`
+ * switches at run time so one test process can check the AVX2 and scalar paths and the naive twins too.
+ * A level caps the variants: on a CPU without AVX-512 the 'avx512' level runs the AVX2 ones.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -19,7 +20,8 @@ export interface NativeAddon {
   call(id: number, arrays: TypedArray[], params: Float64Array, count: number): void;
   setThreads(n: number): number;
   threads(): number;
-  cpu(): { avx2: boolean; fma: boolean; f16c: boolean; arch: string };
+  /** avx512: AVX-512 F/BW/DQ/VL and VNNI all present (what the 'avx512' kernel variants need). */
+  cpu(): { avx2: boolean; fma: boolean; f16c: boolean; avx512: boolean; arch: string };
   /** True when the addon set glibc to keep freed tensor memory for reuse (see addon.cc). */
   mallocTuned(): boolean;
   /** A copy-on-write mapping of the whole file (see native/src/mmap.h); absent where files cannot be mapped. */
@@ -30,8 +32,10 @@ export interface NativeAddon {
   mapRelease?(view: ArrayBuffer): number;
 }
 
-export type IsaLevel = 'naive' | 'scalar' | 'avx2';
-const ISA_NUM: Record<IsaLevel, number> = { naive: 0, scalar: 1, avx2: 2 };
+export type IsaLevel = 'naive' | 'scalar' | 'avx2' | 'avx512';
+const ISA_NUM: Record<IsaLevel, number> = { naive: 0, scalar: 1, avx2: 2, avx512: 3 };
+/** Level names by number (the addon's kernel table reports numbers). */
+export const ISA_NAMES: readonly IsaLevel[] = ['naive', 'scalar', 'avx2', 'avx512'];
 
 function packageRoot(): string {
   let dir = path.dirname(fileURLToPath(import.meta.url));
@@ -75,13 +79,35 @@ export function nativeLoadError(): Error | null {
   return loadError;
 }
 
-let isaLimit: number = ISA_NUM[(process.env.LLAVA_NATIVE_ISA as IsaLevel) ?? 'avx2'] ?? 2;
+const DEFAULT_ISA = ISA_NUM.avx512;
+let isaLimit: number = ISA_NUM[process.env.LLAVA_NATIVE_ISA as IsaLevel] ?? DEFAULT_ISA;
 let ids = new Map<string, number>();
 
-/** Force the ISA level of native kernels (tests run the table on 'scalar' and compare naive twins). */
-export function setNativeIsa(level: IsaLevel): void {
-  isaLimit = ISA_NUM[level];
+/**
+ * Cap the ISA level of native kernels (tests run the table at 'avx2' and 'scalar' and compare naive twins);
+ * no argument restores the default (LLAVA_NATIVE_ISA, else the best available).
+ */
+export function setNativeIsa(level?: IsaLevel): void {
+  isaLimit = level === undefined ? ISA_NUM[process.env.LLAVA_NATIVE_ISA as IsaLevel] ?? DEFAULT_ISA : ISA_NUM[level];
   ids = new Map();
+}
+
+/** The level whose variants actually run: the cap, lowered to what this CPU has. */
+export function effectiveNativeIsa(): IsaLevel {
+  const cpu = loadAddon()?.cpu();
+  let n = isaLimit;
+  if (n >= ISA_NUM.avx512 && !cpu?.avx512) n = ISA_NUM.avx2;
+  if (n >= ISA_NUM.avx2 && !(cpu && cpu.avx2 && cpu.fma && cpu.f16c)) n = ISA_NUM.scalar;
+  return ISA_NAMES[n]!;
+}
+
+/** The fast levels this CPU runs, best first ('avx512' only where the CPU has it): for tests. */
+export function fastNativeIsas(): IsaLevel[] {
+  const cpu = loadAddon()?.cpu();
+  const out: IsaLevel[] = [];
+  if (cpu?.avx512) out.push('avx512');
+  if (cpu && cpu.avx2 && cpu.fma && cpu.f16c) out.push('avx2');
+  return out;
 }
 export function nativeIsa(): IsaLevel {
   return (Object.keys(ISA_NUM) as IsaLevel[]).find((k) => ISA_NUM[k] === isaLimit)!;

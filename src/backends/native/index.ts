@@ -5,7 +5,7 @@
 import { registerBackend, type Backend } from '../../engine/backend.js';
 import { setFileMapper } from '../../engine/file-map.js';
 import type { Kernels } from '../../engine/kernels.js';
-import { loadAddon, nativeIsa } from './addon.js';
+import { effectiveNativeIsa, loadAddon } from './addon.js';
 import { elementwiseKernels } from './elementwise.js';
 import { linalgKernels } from './linalg.js';
 import { nnKernels } from './nn.js';
@@ -39,8 +39,7 @@ export function nativeBackend(): Backend | null {
     name: 'native',
     kernels: nativeKernels,
     describe() {
-      const cpu = a.cpu();
-      const isa = nativeIsa() === 'avx2' && !(cpu.avx2 && cpu.fma && cpu.f16c) ? 'scalar' : nativeIsa();
+      const isa = effectiveNativeIsa();
       return `native (${isa}, ${a.threads()} thread${a.threads() === 1 ? '' : 's'})`;
     },
   };
