@@ -284,13 +284,32 @@ void dot_job(void* c, int tid, int nt) {
   }
 }
 
+}  // namespace
+
+namespace llava {
+namespace wq {
+
+void quantize_activations_avx2(const QLinear& q) {
+  QLCtx ctx{&q};
+  llava::parallel_run(quantize_x_job, &ctx, threads_for(q.M * q.K, 1 << 16));
+}
+
+void quant_tiles_avx2(const QLinear& q) {
+  QLCtx ctx{&q};
+  llava::parallel_run(dot_job, &ctx, threads_for(q.N * q.M * q.K, 1 << 15));
+}
+
+}  // namespace wq
+}  // namespace llava
+
+namespace {
+
 void quant_linear_avx2(const llava::Args& a) {
   const QLinear q = parse_quant_linear(a);
   if (q.N == 0 || q.M == 0) return;
-  QLCtx ctx{&q};
-  llava::parallel_run(quantize_x_job, &ctx, threads_for(q.M * q.K, 1 << 16));
+  quantize_activations_avx2(q);
   if (q.M >= q.gemm_min && quant_gemm_avx2(q)) return;
-  llava::parallel_run(dot_job, &ctx, threads_for(q.N * q.M * q.K, 1 << 15));
+  quant_tiles_avx2(q);
 }
 
 struct QCtx {

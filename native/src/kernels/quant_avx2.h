@@ -47,6 +47,11 @@ static inline void transpose8x8(__m256i* v) {
 // buffers cannot be allocated (the caller then runs the tile kernel).
 bool quant_gemm_avx2(const QLinear& q);
 
+// The two halves of the AVX2 quant_linear, for the AVX-512 variant (quant_avx512.cc) to reuse: quantizing
+// the activation rows into q.xq / q.dx / q.xs8 over the pool, and the few-row tile kernel over the pool.
+void quantize_activations_avx2(const QLinear& q);
+void quant_tiles_avx2(const QLinear& q);
+
 }  // namespace wq
 }  // namespace llava
 LLAVA_AVX2_END
