@@ -13,9 +13,9 @@
 // (8·Σx per activation block is xs8, computed when the rows were quantized; |Σ u·x| ≤ 32·255·128 stays far
 // inside int32, so every sum is exact). The f32 accumulation then runs per output block by block as the
 // specification says, acc = acc + (dx·dw)·isum with no FMA, so lanes are outputs and the order is the
-// spec's. The micro-kernel keeps one group's 8 quant vectors of a block in registers for MR activation
-// rows (32 vector registers leave room for MR accumulators). Tiles are taken from a shared counter, not
-// split evenly, so that a thread the OS holds back does not hold up the call.
+// spec's. The micro-kernel runs MR activation rows against G groups at once (see `micro`), which the 32
+// vector registers of AVX-512 allow. Tiles are taken from a shared counter, not split evenly, so that a
+// thread the OS holds back does not hold up the call.
 //
 // Not here: activation quantization (quant_avx2.cc), the few-row path (quant_small_avx512.cc), the scalar
 // variants (quant.cc).
@@ -38,13 +38,17 @@ namespace {
 
 using namespace llava::wq;
 
-constexpr int MR = 8;
 // Bytes of one block of a repacked group: 8 quant vectors and 16 f32 scales (a multiple of 64: aligned).
 constexpr int64_t GB = 8 * 64 + 64;
 // Weight tile per thread (L2 is 1 MiB per core on the AVX-512 machines we tune for; activation rows pass
 // through it too).
 constexpr int64_t TILE_BYTES = 384 << 10;
-constexpr int64_t TG_MAX = 16;
+constexpr int64_t TG_MAX = 18;
+// Micro-tile: G groups (16·G outputs) × MR activation rows; G·MR int32 sums and as many f32 accumulators
+// plus G weight vectors fit the 32 zmm registers. Measured here against 2×6, 4×3, 2×5, 1×8 and 1×12
+// (bench qgemm): 3×4, 2×6 and 2×5 within noise of each other, the rest slower.
+constexpr int G = 3;
+constexpr int MR = 4;
 
 // Repacks 8 rows r0..r0+7 (valid of them real; the rest zero with scale 0) of one block into v[0..7] (lane
 // r of v[c] = quants 4c..4c+3 of row r, unsigned) and their scales into sc[0..7].
@@ -89,12 +93,14 @@ void repack_group(const QLinear& q, int64_t n0, uint8_t* dst) {
   }
 }
 
-// R activation rows from m0 against the repacked group at w (outputs n0..n0+15): the whole K with the
-// group's quants of one block in registers for all R rows, then bias and store of the valid lanes.
-template <int WT, int R>
-void micro(const QLinear& q, int64_t m0, const uint8_t* w, int64_t n0) {
-  __m512 acc[R];
-  for (int i = 0; i < R; i++) acc[i] = _mm512_setzero_ps();
+// R activation rows from m0 against G repacked groups at w, w + gs, ... (outputs n0..n0+16·G−1): the whole
+// K, one block at a time; per quant vector c, each row's 4 quants are broadcast once and feed the G groups'
+// sums, so loads per vpdpbusd are 1/R + 1/G. Then bias and store of the valid lanes.
+template <int WT, int G, int R>
+void micro(const QLinear& q, int64_t m0, const uint8_t* w, int64_t gs, int64_t n0) {
+  __m512 acc[R][G];
+  for (int i = 0; i < R; i++)
+    for (int g = 0; g < G; g++) acc[i][g] = _mm512_setzero_ps();
   const int64_t xr = q.nb * Q8_BYTES;
   const uint8_t* x0 = q.xq + m0 * xr + 2;
   const float* dx0 = q.dx + m0 * q.nbp;
@@ -103,48 +109,56 @@ void micro(const QLinear& q, int64_t m0, const uint8_t* w, int64_t n0) {
   constexpr int shift = WT == W_Q4_0 ? 0 : 4;
   for (int64_t b = 0; b < q.nb; b++) {
     const uint8_t* wb = w + b * GB;
-    __m512i wv[8];
-    for (int c = 0; c < 8; c++) wv[c] = _mm512_load_si512(reinterpret_cast<const __m512i*>(wb + 64 * c));
-    const __m512 dw = _mm512_load_ps(reinterpret_cast<const float*>(wb + 512));
+    __m512i s[R][G];
     for (int i = 0; i < R; i++) {
-      const uint8_t* xb = x0 + i * xr + b * Q8_BYTES;
-      __m512i s = _mm512_set1_epi32(-(s0[i * q.nbp + b] << shift));
-      for (int c = 0; c < 8; c++) {
+      const __m512i init = _mm512_set1_epi32(-(s0[i * q.nbp + b] << shift));
+      for (int g = 0; g < G; g++) s[i][g] = init;
+    }
+    for (int c = 0; c < 8; c++) {
+      __m512i wv[G];
+      for (int g = 0; g < G; g++) wv[g] = _mm512_load_si512(reinterpret_cast<const __m512i*>(wb + g * gs + 64 * c));
+      for (int i = 0; i < R; i++) {
         int32_t x4;
-        std::memcpy(&x4, xb + 4 * c, 4);
-        s = _mm512_dpbusd_epi32(s, wv[c], _mm512_set1_epi32(x4));
+        std::memcpy(&x4, x0 + i * xr + b * Q8_BYTES + 4 * c, 4);
+        const __m512i xv = _mm512_set1_epi32(x4);
+        for (int g = 0; g < G; g++) s[i][g] = _mm512_dpbusd_epi32(s[i][g], wv[g], xv);
       }
-      const __m512 d = _mm512_mul_ps(_mm512_set1_ps(dx0[i * q.nbp + b]), dw);
-      acc[i] = _mm512_add_ps(acc[i], _mm512_mul_ps(d, _mm512_cvtepi32_ps(s)));
+    }
+    for (int i = 0; i < R; i++) {
+      const __m512 dxv = _mm512_set1_ps(dx0[i * q.nbp + b]);
+      for (int g = 0; g < G; g++) {
+        const __m512 dw = _mm512_load_ps(reinterpret_cast<const float*>(wb + g * gs + 512));
+        acc[i][g] = _mm512_add_ps(acc[i][g], _mm512_mul_ps(_mm512_mul_ps(dxv, dw), _mm512_cvtepi32_ps(s[i][g])));
+      }
     }
   }
-  const int64_t left = q.N - n0;
-  const int valid = left < 16 ? static_cast<int>(left) : 16;
-  const __mmask16 mask = static_cast<__mmask16>((1u << valid) - 1);
-  alignas(64) float bias[16] = {0};
-  if (q.bias)
-    for (int j = 0; j < valid; j++) bias[j] = q.bias[(n0 + j) * q.bs];
-  const __m512 bv = _mm512_load_ps(bias);
-  for (int i = 0; i < R; i++) {
-    const __m512 v = q.bias ? _mm512_add_ps(acc[i], bv) : acc[i];
-    float* o = q.out + (m0 + i) * q.os + n0;
-    if (valid == 16) _mm512_storeu_ps(o, v);
-    else _mm512_mask_storeu_ps(o, mask, v);
+  for (int g = 0; g < G; g++) {
+    const int64_t ng = n0 + 16 * g;
+    const int valid = q.N - ng < 16 ? static_cast<int>(q.N - ng) : 16;
+    const __mmask16 mask = static_cast<__mmask16>((1u << valid) - 1);
+    alignas(64) float bias[16] = {0};
+    if (q.bias)
+      for (int j = 0; j < valid; j++) bias[j] = q.bias[(ng + j) * q.bs];
+    const __m512 bv = _mm512_load_ps(bias);
+    for (int i = 0; i < R; i++) {
+      const __m512 v = q.bias ? _mm512_add_ps(acc[i][g], bv) : acc[i][g];
+      float* o = q.out + (m0 + i) * q.os + ng;
+      if (valid == 16) _mm512_storeu_ps(o, v);
+      else _mm512_mask_storeu_ps(o, mask, v);
+    }
   }
 }
 
-template <int WT>
-void micro_rows(const QLinear& q, int64_t m0, int r, const uint8_t* w, int64_t n0) {
-  switch (r) {
-    case 8: micro<WT, 8>(q, m0, w, n0); break;
-    case 7: micro<WT, 7>(q, m0, w, n0); break;
-    case 6: micro<WT, 6>(q, m0, w, n0); break;
-    case 5: micro<WT, 5>(q, m0, w, n0); break;
-    case 4: micro<WT, 4>(q, m0, w, n0); break;
-    case 3: micro<WT, 3>(q, m0, w, n0); break;
-    case 2: micro<WT, 2>(q, m0, w, n0); break;
-    default: micro<WT, 1>(q, m0, w, n0); break;
+// micro<WT, g, r> for run-time g ≤ G, r ≤ R.
+template <int WT, int G, int R>
+void micro_any(const QLinear& q, int64_t m0, int g, int r, const uint8_t* w, int64_t gs, int64_t n0) {
+  if constexpr (G > 1) {
+    if (g < G) return micro_any<WT, G - 1, R>(q, m0, g, r, w, gs, n0);
   }
+  if constexpr (R > 1) {
+    if (r < R) return micro_any<WT, G, R - 1>(q, m0, g, r, w, gs, n0);
+  }
+  micro<WT, G, R>(q, m0, w, gs, n0);
 }
 
 struct GCtx {
@@ -155,6 +169,8 @@ struct GCtx {
   int64_t next;   // next tile to take (atomic)
 };
 
+// Tiles are handed out one at a time: a thread that the OS holds back (the cores are often shared) takes
+// fewer of them instead of delaying the whole call, as an equal static split would.
 template <int WT>
 void gemm_tiles(GCtx& c, uint8_t* buf) {
   const QLinear& q = *c.q;
@@ -166,7 +182,10 @@ void gemm_tiles(GCtx& c, uint8_t* buf) {
     for (int64_t j = 0; j < tn; j++) repack_group<WT>(q, (t0 + j) * 16, buf + j * gs);
     for (int64_t m0 = 0; m0 < q.M; m0 += MR) {
       const int r = q.M - m0 < MR ? static_cast<int>(q.M - m0) : MR;
-      for (int64_t j = 0; j < tn; j++) micro_rows<WT>(q, m0, r, buf + j * gs, (t0 + j) * 16);
+      for (int64_t j = 0; j < tn; j += G) {
+        const int g = tn - j < G ? static_cast<int>(tn - j) : G;
+        micro_any<WT, G, MR>(q, m0, g, r, buf + j * gs, gs, (t0 + j) * 16);
+      }
     }
   }
 }
@@ -186,7 +205,7 @@ namespace wq {
 bool quant_gemm_avx512(const QLinear& q) {
   const int64_t groups = (q.N + 15) / 16, gs = q.nb * GB;
   int64_t tg = TILE_BYTES / gs;
-  tg = tg < 1 ? 1 : tg > TG_MAX ? TG_MAX : tg;
+  tg = tg < G ? G : tg > TG_MAX ? TG_MAX : tg - tg % G;
   int nt = threads_for(q.N * q.M * q.K, 1 << 15);
   if (nt > groups) nt = static_cast<int>(groups);
   GCtx c{&q, nullptr, tg * gs, tg, 0};
