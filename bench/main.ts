@@ -18,6 +18,7 @@ const benches: Record<string, () => Promise<Bench>> = {
   clip: async () => (await import('./clip.js')).run,
   chat: async () => (await import('./chat.js')).run,
   llm: async () => (await import('./llm.js')).run,
+  attention: async () => (await import('./attention.js')).run,
 };
 
 const [name, ...rest] = process.argv.slice(2);
