@@ -28,4 +28,7 @@ struct AttnLoops {
 // when absent)]. The last dim of q, k, v and out must have stride 1. q and out are f32.
 void attention_with(const Args& a, const AttnLoops& f);
 
+// The AVX2 loops (attention_avx2.cc), for the AVX-512 file to reuse the ones it does not replace.
+const AttnLoops& attention_loops_avx2();
+
 }  // namespace llava

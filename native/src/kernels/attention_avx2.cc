@@ -185,6 +185,9 @@ const AttnLoops kAvx2 = {scores, exp_shift, accumulate, widen};
 void attention_avx2(const Args& a) { attention_with(a, kAvx2); }
 
 }  // namespace
+
+const AttnLoops& attention_loops_avx2() { return kAvx2; }
+
 }  // namespace llava
 LLAVA_AVX2_END
 
