@@ -144,7 +144,9 @@ describe('native elementwise kernels against their naive twins', { skip }, () =>
       for (const [r, c] of SIZES) {
         for (const [name, x] of layouts(r, c, 'f32', { positive })) checkFast(unaryCall(op, empty([r, c]), x), tol, `${op} ${name} [${r}, ${c}]`);
       }
-      checkFast(unaryCall(op, empty([10007]), filled([10007], 'f32', { positive })), tol, `${op} threaded`);
+      // Four copies of 10007 draws: enough elements to split across threads (the rng stream stays as it was).
+      const base = filled([10007], 'f32', { positive }).data;
+      checkFast(unaryCall(op, empty([40028]), tensor(Array.from({ length: 40028 }, (_, i) => base[i % 10007]!), { shape: [40028] })), tol, `${op} threaded`);
       checkFast(unaryCall(op, empty([]), tensor(positive ? 0.3 : -0.3)), tol, `${op} 0-d`);
     }
   });
