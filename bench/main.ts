@@ -19,6 +19,8 @@ const benches: Record<string, () => Promise<Bench>> = {
   chat: async () => (await import('./chat.js')).run,
   llm: async () => (await import('./llm.js')).run,
   prefill: async () => (await import('./prefill.js')).run,
+  attention: async () => (await import('./attention.js')).run,
+  profile: async () => (await import('./profile.js')).run,
 };
 
 const [name, ...rest] = process.argv.slice(2);
