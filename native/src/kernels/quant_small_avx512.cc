@@ -44,9 +44,7 @@ constexpr int64_t kPrefetch = 4096;  // bytes ahead in the row stream
 // stacks of JS worker threads.
 struct Buf {
   alignas(64) uint8_t x[MX][KG][128];  // activation chunk: per group 128 bytes (layout: repack_x)
-  alignas(64) int32_t raw[4][KG][16];  // one quad of rows: per row and group, 4 blocks × 4 partial sums
   alignas(64) float term[4][KG][16];   // per quad and group: (dx·dw)·isum, lanes [block][row in quad]
-  alignas(64) uint16_t sc[KG][16];     // one quad's f16 weight scales, [row in quad][block]
 };
 thread_local Buf tbuf;
 
@@ -109,60 +107,70 @@ inline __m512i group_partials(const uint8_t* wb, const uint8_t* xg) {
   return _mm512_add_epi32(_mm512_shuffle_i32x4(a, b, 0x88), _mm512_shuffle_i32x4(a, b, 0xdd));
 }
 
-// The 4 f16 scales of a whole group at wb, as the low 64 bits.
+// The 4 f16 scales of a whole group at wb merged into words 4·block + r of s (r: the row's place in the quad),
+// so that after 4 rows the low 16 words are the scales in the lane order of the terms.
 template <int WT>
-inline __m128i group_scales(const uint8_t* wb) {
+inline __m512i merge_scales(__m512i s, const uint8_t* wb, int r) {
+  const __mmask32 k = static_cast<__mmask32>(0x1111u << r);
   const __m512i v = _mm512_loadu_si512(wb);
-  if (WT == W_Q4_0) {
-    return _mm512_castsi512_si128(_mm512_permutexvar_epi16(_mm512_setr_epi64(0x001b00120009'0000LL, 0, 0, 0, 0, 0, 0, 0), v));
+  if (WT == W_Q4_0) {  // words 0, 9, 18, 27
+    const __m512i idx = _mm512_setr_epi64(0, 0x0009000900090009LL, 0x0012001200120012LL, 0x001b001b001b001bLL, 0, 0, 0, 0);
+    return _mm512_mask_permutexvar_epi16(s, k, idx, v);
   }
-  const __m512i idx = _mm512_setr_epi64(0x003300220011'0000LL, 0, 0, 0, 0, 0, 0, 0);  // words 0, 17, 34, 51
-  return _mm512_castsi512_si128(_mm512_permutex2var_epi16(v, idx, _mm512_loadu_si512(wb + 64)));
+  // words 0, 17, 34, 51 (the last two in the second 64 bytes of the 136-byte group)
+  const __m512i idx = _mm512_setr_epi64(0, 0x0011001100110011LL, 0x0022002200220022LL, 0x0033003300330033LL, 0, 0, 0, 0);
+  return _mm512_mask_mov_epi16(s, k, _mm512_permutex2var_epi16(v, idx, _mm512_loadu_si512(wb + 64)));
 }
 
-// Phase 1 for one weight row (r = its place in the quad): ng groups from `row` (nbc blocks; a partial last
-// group is copied into a zeroed local block buffer first so nothing past the row is read).
+// One group of the 4 rows of a quad (weight blocks at wb[r]): exact block sums (lanes [block][row]) and the
+// specification's f32 terms (dx·dw)·isum, stored at `term`.
 template <int WT>
-inline void row_pass(const uint8_t* row, int r, int64_t nbc, const uint8_t (*xg)[128], Buf& buf) {
+inline void quad_group(const uint8_t* const* wb, const uint8_t* xg, const float* dx, const int32_t* xs8, float* term) {
+  const __m512i rep = _mm512_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3);
+  const __m512i r0 = group_partials<WT>(wb[0], xg), r1 = group_partials<WT>(wb[1], xg);
+  const __m512i r2 = group_partials<WT>(wb[2], xg), r3 = group_partials<WT>(wb[3], xg);
+  __m512i sc = _mm512_setzero_si512();
+  for (int r = 0; r < 4; r++) sc = merge_scales<WT>(sc, wb[r], r);
+  const __m512i s01 = _mm512_add_epi32(_mm512_unpacklo_epi32(r0, r1), _mm512_unpackhi_epi32(r0, r1));
+  const __m512i s23 = _mm512_add_epi32(_mm512_unpacklo_epi32(r2, r3), _mm512_unpackhi_epi32(r2, r3));
+  __m512i s = _mm512_add_epi32(_mm512_unpacklo_epi64(s01, s23), _mm512_unpackhi_epi64(s01, s23));
+  // dx, xs8 are zero-padded to a multiple of 8 blocks, so a last partial group reads zeros.
+  __m512i corr = _mm512_permutexvar_epi32(rep, _mm512_castsi128_si512(_mm_loadu_si128(reinterpret_cast<const __m128i*>(xs8))));
+  if (WT == W_Q8_0) corr = _mm512_slli_epi32(corr, 4);  // 128·Σx = 16 · (8·Σx)
+  s = _mm512_sub_epi32(s, corr);
+  const __m512 dxv = _mm512_permutexvar_ps(rep, _mm512_castps128_ps512(_mm_loadu_ps(dx)));
+  const __m512 dw = _mm512_cvtph_ps(_mm512_castsi512_si256(sc));
+  _mm512_store_ps(term, _mm512_mul_ps(_mm512_mul_ps(dxv, dw), _mm512_cvtepi32_ps(s)));
+}
+
+// The 4 rows of quad qd (their blocks of this chunk start at row[r]) against activation row m: terms for
+// every group. The rows are walked side by side (4 sequential streams, each prefetched ahead); a partial
+// last group is copied into zeroed local buffers first so nothing past a row is read.
+template <int WT>
+inline void quad_pass(const QLinear& q, const uint8_t* const* row, int64_t m, int64_t b0, int64_t nbc, int qd, Buf& buf, const uint8_t (*xg)[128]) {
   const int64_t bb = wbytes<WT>(), full = nbc / 4;
+  const float* dx = q.dx + m * q.nbp + b0;
+  const int32_t* xs8 = q.xs8 + m * q.nbp + b0;
   for (int64_t g = 0; g < full; g++) {
-    const uint8_t* wb = row + 4 * g * bb;
-    // The hardware prefetcher alone leaves DRAM idle while a group computes; a prefetch is only a hint,
-    // so running past the end of the matrix is harmless.
-    for (int64_t l = 0; l < 4 * bb; l += 64) _mm_prefetch(reinterpret_cast<const char*>(wb + kPrefetch + l), _MM_HINT_T0);
-    _mm512_store_si512(buf.raw[r][g], group_partials<WT>(wb, xg[g]));
-    _mm_storel_epi64(reinterpret_cast<__m128i*>(&buf.sc[g][4 * r]), group_scales<WT>(wb));
+    const uint8_t* wb[4];
+    for (int r = 0; r < 4; r++) {
+      wb[r] = row[r] + 4 * g * bb;
+      // The hardware prefetcher alone leaves DRAM idle while a group computes; a prefetch is only a
+      // hint, so running past the end of the matrix is harmless.
+      for (int64_t l = 0; l < 4 * bb; l += 64) _mm_prefetch(reinterpret_cast<const char*>(wb[r] + kPrefetch + l), _MM_HINT_T0);
+    }
+    quad_group<WT>(wb, xg[g], dx + 4 * g, xs8 + 4 * g, buf.term[qd][g]);
   }
   const int nv = static_cast<int>(nbc - 4 * full);
   if (nv) {
-    alignas(64) uint8_t tmp[4 * Q8_BYTES + 64];
-    std::memset(tmp, 0, sizeof tmp);
-    std::memcpy(tmp, row + 4 * full * bb, nv * bb);
-    _mm512_store_si512(buf.raw[r][full], group_partials<WT>(tmp, xg[full]));
-    _mm_storel_epi64(reinterpret_cast<__m128i*>(&buf.sc[full][4 * r]), group_scales<WT>(tmp));
-  }
-}
-
-// Per group: the quad's 4 rows of partial sums → exact block sums (lanes [block][row]) → f32 terms.
-template <int WT>
-inline void quad_terms(const QLinear& q, int64_t m, int64_t b0, int64_t ng, int qd, Buf& buf) {
-  const float* dx = q.dx + m * q.nbp + b0;
-  const int32_t* xs8 = q.xs8 + m * q.nbp + b0;
-  const __m512i rep = _mm512_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3);
-  const __m256i tsc = _mm256_setr_epi16(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
-  for (int64_t g = 0; g < ng; g++) {
-    const __m512i r0 = _mm512_load_si512(buf.raw[0][g]), r1 = _mm512_load_si512(buf.raw[1][g]);
-    const __m512i r2 = _mm512_load_si512(buf.raw[2][g]), r3 = _mm512_load_si512(buf.raw[3][g]);
-    const __m512i s01 = _mm512_add_epi32(_mm512_unpacklo_epi32(r0, r1), _mm512_unpackhi_epi32(r0, r1));
-    const __m512i s23 = _mm512_add_epi32(_mm512_unpacklo_epi32(r2, r3), _mm512_unpackhi_epi32(r2, r3));
-    __m512i s = _mm512_add_epi32(_mm512_unpacklo_epi64(s01, s23), _mm512_unpackhi_epi64(s01, s23));
-    // dx, xs8 are zero-padded to a multiple of 8 blocks, so a last partial group reads zeros.
-    __m512i corr = _mm512_permutexvar_epi32(rep, _mm512_castsi128_si512(_mm_loadu_si128(reinterpret_cast<const __m128i*>(xs8 + 4 * g))));
-    if (WT == W_Q8_0) corr = _mm512_slli_epi32(corr, 4);  // 128·Σx = 16 · (8·Σx)
-    s = _mm512_sub_epi32(s, corr);
-    const __m512 dxv = _mm512_permutexvar_ps(rep, _mm512_castps128_ps512(_mm_loadu_ps(dx + 4 * g)));
-    const __m512 dw = _mm512_cvtph_ps(_mm256_permutexvar_epi16(tsc, _mm256_load_si256(reinterpret_cast<const __m256i*>(buf.sc[g]))));
-    _mm512_store_ps(buf.term[qd][g], _mm512_mul_ps(_mm512_mul_ps(dxv, dw), _mm512_cvtepi32_ps(s)));
+    alignas(64) uint8_t tmp[4][4 * Q8_BYTES + 64];
+    const uint8_t* wb[4];
+    for (int r = 0; r < 4; r++) {
+      std::memset(tmp[r], 0, sizeof tmp[r]);
+      std::memcpy(tmp[r], row[r] + 4 * full * bb, nv * bb);
+      wb[r] = tmp[r];
+    }
+    quad_group<WT>(wb, xg[full], dx + 4 * full, xs8 + 4 * full, buf.term[qd][full]);
   }
 }
 
@@ -189,7 +197,7 @@ template <int WT>
 void tile_chunk(const QLinear& q, int64_t n0, int64_t m0, int mx, int64_t b0, int64_t nbc, Buf& buf) {
   const int valid = q.N - n0 < TR ? static_cast<int>(q.N - n0) : TR;
   const __mmask16 keep = static_cast<__mmask16>((1u << valid) - 1);
-  const int64_t ng = (nbc + 3) / 4, boff = b0 * wbytes<WT>();
+  const int64_t boff = b0 * wbytes<WT>();
   const bool first = b0 == 0, last = b0 + nbc >= q.nb;
   __m512 bias = _mm512_setzero_ps();
   if (last && q.bias) {
@@ -199,11 +207,12 @@ void tile_chunk(const QLinear& q, int64_t n0, int64_t m0, int mx, int64_t b0, in
   }
   for (int m = 0; m < mx; m++) {
     for (int qd = 0; qd < 4; qd++) {
+      const uint8_t* row[4];
       for (int r = 0; r < 4; r++) {
         const int64_t n = n0 + 4 * qd + r < q.N ? n0 + 4 * qd + r : q.N - 1;
-        row_pass<WT>(q.w + n * q.wrow + boff, r, nbc, buf.x[m], buf);
+        row[r] = q.w + n * q.wrow + boff;
       }
-      quad_terms<WT>(q, m0 + m, b0, ng, qd, buf);
+      quad_pass<WT>(q, row, m0 + m, b0, nbc, qd, buf, buf.x[m]);
     }
     float* o = q.out + (m0 + m) * q.os + n0;
     __m512 acc = first ? _mm512_setzero_ps() : _mm512_maskz_loadu_ps(keep, o);
