@@ -68,9 +68,11 @@ function run(kernel: (out: Tensor) => unknown, out: Tensor): Tensor {
 describe('native weight-format kernels', { skip: !hasNative && 'native addon not loaded' }, () => {
   for (const dtype of ['q8_0', 'q4_0'] as QuantDType[]) {
     test(`quantLinear ${dtype} equals ts bit for bit (M 1..17, K 32..16480, odd N, bias, strided x, offset w)`, () => {
-      // K = 16480 is 515 blocks: more than one 512-block chunk of the AVX2 kernel, plus a ragged group.
-      for (const K of [32, 64, 4096 + 32, 16384 + 96]) {
-        for (const M of K > 8192 ? [1, 5] : [1, 2, 3, 5, 17]) {
+      // K = 16480 is 515 blocks: more than one 512-block chunk of the AVX2 and AVX-512 kernels, plus a
+      // ragged group; K = 32, 64, 96 end in a group of 1, 2, 3 blocks (the AVX-512 kernel takes 4 at a time).
+      // N = 13 and 37 leave ragged 8- and 16-row tiles.
+      for (const K of [32, 64, 96, 4096 + 32, 16384 + 96]) {
+        for (const M of K > 8192 ? [1, 5] : [1, 2, 3, 4, 5, 7, 17]) {
           const N = M % 2 ? 13 : 37;
           const x = stridedX(M, K, M * 7 + K, M === 3 ? 40 : 0);
           const w = weights(N, K, dtype, M + K);
@@ -82,6 +84,9 @@ describe('native weight-format kernels', { skip: !hasNative && 'native addon not
             assert.deepEqual(bits(got), bits(expect), `${dtype} ${level} M ${M} N ${N} K ${K}`);
             const viaSmall = run((o) => smallMLinear(o, x, w, bias), Tensor.empty([M, N]));
             assert.deepEqual(bits(viaSmall), bits(expect), `smallMLinear ${dtype} ${level} M ${M}`);
+            // Every row count through the few-row kernel (its activation rows go 8 at a time at avx512).
+            const fewRows = run((o) => quantLinear(o, x, w, bias, 1 << 30), Tensor.empty([M, N]));
+            assert.deepEqual(bits(fewRows), bits(expect), `few-row ${dtype} ${level} M ${M} N ${N} K ${K}`);
           });
         }
       }
