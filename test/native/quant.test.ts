@@ -95,7 +95,8 @@ describe('native weight-format kernels', { skip: !hasNative && 'native addon not
 
   for (const dtype of ['q8_0', 'q4_0'] as QuantDType[]) {
     // The blocked GEMM (many rows) in all its edges: every row count left over after full row tiles (both
-    // GEMMs take 4 rows at a time), M just at the default threshold, N ragged against groups of 8 and 16 and
+    // GEMMs take 4 rows at a time), M just at the AVX2 default threshold (the AVX-512 defaults, 3 rows for
+    // q8_0 and 5 for q4_0, fall inside the M 1..17 test above), N ragged against groups of 8 and 16 and
     // against the AVX-512 micro-tile of 3 groups (1, 2 or 3 groups left), several weight tiles (N 61 at
     // K 4128, N 300 at K 64), one-block K, strided x, bias.
     test(`quantLinear ${dtype} through the blocked GEMM equals ts bit for bit (M 1..24, ragged N, tiles, strided x, bias)`, () => {

@@ -11,11 +11,19 @@ namespace {
 
 using namespace llava::wq;
 
+// Rows from which the AVX-512 GEMM beats the few-row kernel when the call does not set gemmMinRows
+// (bench qgemm --m 2,3,4,5,8 --gemm-min-rows 1, 4096x4096 and 11008x4096): q8_0 from 3 rows (1.3× at 3,
+// 1.6× at 4), q4_0 from 5 (the few-row kernel is ahead at 3, even at 4).
+constexpr int64_t GEMM_MIN_Q8_0 = 3;
+constexpr int64_t GEMM_MIN_Q4_0 = 5;
+
 void quant_linear_avx512(const llava::Args& a) {
   const QLinear q = parse_quant_linear(a);
   if (q.N == 0 || q.M == 0) return;
   quantize_activations_avx2(q);
-  if (q.M >= q.gemm_min && quant_gemm_avx512(q)) return;
+  const bool given = a.nprm > 12 && a.i(12) >= 0;
+  const int64_t gemm_min = given ? q.gemm_min : q.wtype == W_Q8_0 ? GEMM_MIN_Q8_0 : GEMM_MIN_Q4_0;
+  if (q.M >= gemm_min && quant_gemm_avx512(q)) return;
   quant_small_avx512(q);
 }
 
