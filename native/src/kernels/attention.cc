@@ -174,6 +174,8 @@ void run_item(const Problem& P, const Plan& L, const AttnLoops& f, int64_t t, in
       kj = Kw, ks = P.D, vj = Vw, vs = P.Dv, kind = 0;
     }
     f.scores(S, L.kb, qr, R, kj, ks, kind, nk, P.D, P.scale);
+    float cf[kRows];
+    int64_t live[kRows], nlive = 0;  // rows that see a key in this block
     for (int64_t r = 0; r < R; r++) {
       float* row = S + r * L.kb;
       if (mb) {
@@ -183,16 +185,23 @@ void run_item(const Problem& P, const Plan& L, const AttnLoops& f, int64_t t, in
         const int64_t lim = shift + i0 + r % ni - j0;  // last visible j in this block
         for (int64_t j = lim + 1 < 0 ? 0 : lim + 1; j < nk; j++) row[j] = -INFINITY;
       }
-      float bm = -INFINITY;
-      for (int64_t j = 0; j < nk; j++) bm = row[j] > bm ? row[j] : bm;
+      const float bm = f.row_max(row, nk);
       if (bm == -INFINITY) continue;
       const float mnew = m[r] > bm ? m[r] : bm;
-      const float cf = m[r] == -INFINITY ? 0.0f : std::exp(m[r] - mnew);
+      cf[r] = m[r] == -INFINITY ? 0.0f : std::exp(m[r] - mnew);
       const float sum = f.exp_shift(row, nk, mnew);
-      l[r] = l[r] * cf + sum;
-      f.accumulate(O + r * P.Dv, cf, row, nk, vj, vs, kind, P.Dv);
+      l[r] = l[r] * cf[r] + sum;
       m[r] = mnew;
+      live[nlive++] = r;
     }
+    int64_t i = 0;
+    if (f.accumulate2) {
+      for (; i + 2 <= nlive; i += 2) {
+        const int64_t r = live[i], r2 = live[i + 1];
+        f.accumulate2(O + r * P.Dv, cf[r], S + r * L.kb, O + r2 * P.Dv, cf[r2], S + r2 * L.kb, nk, vj, vs, kind, P.Dv);
+      }
+    }
+    for (; i < nlive; i++) f.accumulate(O + live[i] * P.Dv, cf[live[i]], S + live[i] * L.kb, nk, vj, vs, kind, P.Dv);
   }
   if (state) return;
   for (int64_t r = 0; r < R; r++) {
@@ -260,6 +269,12 @@ void scores_scalar(float* S, int64_t ls, const float* const* q, int64_t nq, cons
   }
 }
 
+float row_max_scalar(const float* p, int64_t n) {
+  float m = -INFINITY;
+  for (int64_t j = 0; j < n; j++) m = p[j] > m ? p[j] : m;
+  return m;
+}
+
 float exp_shift_scalar(float* p, int64_t n, float m) {
   float s = 0;
   for (int64_t j = 0; j < n; j++) s += (p[j] = std::exp(p[j] - m));
@@ -287,7 +302,7 @@ void widen_scalar(float* dst, const uint16_t* src, int64_t st, int64_t rows, int
   }
 }
 
-const AttnLoops kScalar = {scores_scalar, exp_shift_scalar, accumulate_scalar, widen_scalar};
+const AttnLoops kScalar = {scores_scalar, row_max_scalar, exp_shift_scalar, accumulate_scalar, nullptr, widen_scalar};
 
 void attention_scalar(const Args& a) { attention_with(a, kScalar); }
 

@@ -13,10 +13,15 @@ struct AttnLoops {
   // k. Half keys are decoded exactly in the loop (no widened copy).
   void (*scores)(float* S, int64_t ls, const float* const* q, int64_t nq, const void* k, int64_t ks, int kind, int64_t nk,
                  int64_t D, float scale);
+  // The largest of p[0..n) (−inf when n is 0 or all are −inf; NaNs are skipped).
+  float (*row_max)(const float* p, int64_t n);
   // p[j] = exp(p[j] − m) in place (−inf gives 0); returns Σ p.
   float (*exp_shift)(float* p, int64_t n, float m);
   // o = o·c + Σ_j p[j]·v_j over Dv elements; value j at element j·vs of v, decoded like the keys.
   void (*accumulate)(float* o, float c, const float* p, int64_t n, const void* v, int64_t vs, int kind, int64_t Dv);
+  // Optional (nullptr: `accumulate` per row): the same for two rows at once, each value load serving both.
+  void (*accumulate2)(float* o, float c, const float* p, float* o2, float c2, const float* p2, int64_t n, const void* v, int64_t vs,
+                      int kind, int64_t Dv);
   // dst[r·n + i] = decode(src[r·st + i]) for r < rows, i < n (kind 1 or 2): tasks with several query rows
   // widen each key/value block once instead of decoding it once per row.
   void (*widen)(float* dst, const uint16_t* src, int64_t st, int64_t rows, int64_t n, int kind);

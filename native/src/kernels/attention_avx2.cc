@@ -150,6 +150,16 @@ void accumulate(float* o, float c, const float* p, int64_t n, const void* v, int
   else accumulate_body(o, c, p, n, v, vs, 2, Dv);
 }
 
+float row_max(const float* p, int64_t n) {
+  // max_ps(x, acc) returns acc where x is NaN, so NaNs are skipped as in the scalar loop.
+  __m256 acc = _mm256_set1_ps(-INFINITY);
+  int64_t j = 0;
+  for (; j + 8 <= n; j += 8) acc = _mm256_max_ps(_mm256_loadu_ps(p + j), acc);
+  float m = vm::hmax(acc);
+  for (; j < n; j++) m = p[j] > m ? p[j] : m;
+  return m;
+}
+
 float exp_shift(float* p, int64_t n, float m) {
   const __m256 vm_ = _mm256_set1_ps(m);
   __m256 s = _mm256_setzero_ps();
@@ -168,7 +178,7 @@ float exp_shift(float* p, int64_t n, float m) {
   return vm::hsum(s);
 }
 
-void widen(float* dst, const uint16_t* src, int64_t st, int64_t rows, int64_t n, int kind) {
+LLAVA_INLINE void widen_body(float* dst, const uint16_t* src, int64_t st, int64_t rows, int64_t n, int kind) {
   for (int64_t r = 0; r < rows; r++) {
     const uint16_t* x = src + r * st;
     float* y = dst + r * n;
@@ -178,9 +188,14 @@ void widen(float* dst, const uint16_t* src, int64_t st, int64_t rows, int64_t n,
   }
 }
 
+void widen(float* dst, const uint16_t* src, int64_t st, int64_t rows, int64_t n, int kind) {
+  if (kind == 1) widen_body(dst, src, st, rows, n, 1);
+  else widen_body(dst, src, st, rows, n, 2);
+}
+
 #undef LLAVA_INLINE
 
-const AttnLoops kAvx2 = {scores, exp_shift, accumulate, widen};
+const AttnLoops kAvx2 = {scores, row_max, exp_shift, accumulate, nullptr, widen};
 
 void attention_avx2(const Args& a) { attention_with(a, kAvx2); }
 

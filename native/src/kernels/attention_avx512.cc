@@ -1,7 +1,8 @@
 // attention_f32, AVX-512 variant (F/BW/VL): the score and value loops of attention_avx2.cc in 512-bit
 // registers — 16 floats (or 16 decoded f16/bf16 values) per load, masked loads for ragged head dims, and a
 // value accumulation that keeps 128 output floats (a whole LLaMA head) in 8 registers, so each value row is
-// read in one pass. The exponentials and the block widening are the AVX2 ones.
+// read in one pass. Tasks with several rows (prefill) take them in pairs, so each key or value load feeds
+// two queries. The row maxima, exponentials and block widening are the AVX2 ones.
 // GCC 12's AVX-512 headers define the plain cast/extract/convert intrinsics through an uninitialised
 // operand, which -Wmaybe-uninitialized reports at every use; the code itself reads nothing uninitialised.
 #if defined(__GNUC__) && !defined(__clang__)
@@ -56,7 +57,52 @@ LLAVA_INLINE void scores_body(float* S, int64_t ls, const float* const* q, int64
   const __m256 vscale = _mm256_set1_ps(scale);
   const int64_t D16 = D - D % 16;
   const __mmask16 tm = static_cast<__mmask16>((1u << (D % 16)) - 1);
-  for (int64_t qi = 0; qi < nq; qi++) {
+  int64_t qi = 0;
+  // Rows in pairs (prefill tasks): each key load serves two queries, halving the loads per FMA.
+  for (; qi + 2 <= nq; qi += 2) {
+    const float* a = q[qi];
+    const float* a2 = q[qi + 1];
+    float* srow = S + qi * ls;
+    int64_t j = 0;
+    for (; j + 8 <= nk; j += 8) {
+      const int64_t b = j * ks;
+      __m512 c0 = _mm512_setzero_ps(), c1 = c0, c2 = c0, c3 = c0, c4 = c0, c5 = c0, c6 = c0, c7 = c0;
+      __m512 e0 = c0, e1 = c0, e2 = c0, e3 = c0, e4 = c0, e5 = c0, e6 = c0, e7 = c0;
+      for (int64_t d = 0; d < D; d += 16) {
+        const bool full = d + 16 <= D;
+        const __mmask16 m = full ? static_cast<__mmask16>(0xFFFF) : tm;
+        const __m512 x = _mm512_maskz_loadu_ps(m, a + d), y = _mm512_maskz_loadu_ps(m, a2 + d);
+#define LLAVA_PAIR(c, e, r)                                                                   \
+  {                                                                                           \
+    const __m512 kv = full ? ld16(k, b + (r) * ks + d, kind) : ld16_masked(k, b + (r) * ks + d, tm, kind); \
+    c = _mm512_fmadd_ps(x, kv, c);                                                            \
+    e = _mm512_fmadd_ps(y, kv, e);                                                            \
+  }
+        LLAVA_PAIR(c0, e0, 0) LLAVA_PAIR(c1, e1, 1) LLAVA_PAIR(c2, e2, 2) LLAVA_PAIR(c3, e3, 3)
+        LLAVA_PAIR(c4, e4, 4) LLAVA_PAIR(c5, e5, 5) LLAVA_PAIR(c6, e6, 6) LLAVA_PAIR(c7, e7, 7)
+#undef LLAVA_PAIR
+      }
+      _mm256_storeu_ps(srow + j, _mm256_mul_ps(hsum8(c0, c1, c2, c3, c4, c5, c6, c7), vscale));
+      _mm256_storeu_ps(srow + ls + j, _mm256_mul_ps(hsum8(e0, e1, e2, e3, e4, e5, e6, e7), vscale));
+    }
+    for (; j < nk; j++) {
+      const int64_t b = j * ks;
+      __m512 acc = _mm512_setzero_ps(), acc2 = acc;
+      for (int64_t d = 0; d < D16; d += 16) {
+        const __m512 kv = ld16(k, b + d, kind);
+        acc = _mm512_fmadd_ps(_mm512_loadu_ps(a + d), kv, acc);
+        acc2 = _mm512_fmadd_ps(_mm512_loadu_ps(a2 + d), kv, acc2);
+      }
+      if (D16 < D) {
+        const __m512 kv = ld16_masked(k, b + D16, tm, kind);
+        acc = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(tm, a + D16), kv, acc);
+        acc2 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(tm, a2 + D16), kv, acc2);
+      }
+      srow[j] = hsum16(acc) * scale;
+      srow[ls + j] = hsum16(acc2) * scale;
+    }
+  }
+  for (; qi < nq; qi++) {
     const float* a = q[qi];
     float* srow = S + qi * ls;
     int64_t j = 0;
@@ -145,6 +191,49 @@ LLAVA_INLINE void accumulate_body(float* o, float c, const float* p, int64_t n, 
   }
 }
 
+// Two rows: o = o·c + Σ_j p[j]·v_j and o2 = o2·c2 + Σ_j p2[j]·v_j, 64 output floats of each row at a time.
+LLAVA_INLINE void accumulate2_body(float* o, float c, const float* p, float* o2, float c2, const float* p2, int64_t n, const void* v,
+                                   int64_t vs, int kind, int64_t Dv) {
+  const __m512 vc = _mm512_set1_ps(c), vc2 = _mm512_set1_ps(c2);
+  for (int64_t d = 0; d < Dv; d += 64) {
+    // Lane masks of the four 16-float pieces of this 64-wide chunk (the last chunk may be ragged).
+    __mmask16 mk[4];
+    for (int t = 0; t < 4; t++) {
+      const int64_t r = Dv - d - 16 * t;
+      mk[t] = r >= 16 ? static_cast<__mmask16>(0xFFFF) : r <= 0 ? static_cast<__mmask16>(0) : static_cast<__mmask16>((1u << r) - 1);
+    }
+    __m512 a0 = _mm512_mul_ps(_mm512_maskz_loadu_ps(mk[0], o + d), vc), a1 = _mm512_mul_ps(_mm512_maskz_loadu_ps(mk[1], o + d + 16), vc);
+    __m512 a2 = _mm512_mul_ps(_mm512_maskz_loadu_ps(mk[2], o + d + 32), vc), a3 = _mm512_mul_ps(_mm512_maskz_loadu_ps(mk[3], o + d + 48), vc);
+    __m512 b0 = _mm512_mul_ps(_mm512_maskz_loadu_ps(mk[0], o2 + d), vc2), b1 = _mm512_mul_ps(_mm512_maskz_loadu_ps(mk[1], o2 + d + 16), vc2);
+    __m512 b2 = _mm512_mul_ps(_mm512_maskz_loadu_ps(mk[2], o2 + d + 32), vc2), b3 = _mm512_mul_ps(_mm512_maskz_loadu_ps(mk[3], o2 + d + 48), vc2);
+    const bool full = d + 64 <= Dv;
+    for (int64_t j = 0; j < n; j++) {
+      const __m512 pj = _mm512_set1_ps(p[j]), qj = _mm512_set1_ps(p2[j]);
+      const int64_t e = j * vs + d;
+      __m512 x0, x1, x2, x3;
+      if (full) {
+        x0 = ld16(v, e, kind), x1 = ld16(v, e + 16, kind), x2 = ld16(v, e + 32, kind), x3 = ld16(v, e + 48, kind);
+      } else {
+        x0 = ld16_masked(v, e, mk[0], kind), x1 = ld16_masked(v, e + 16, mk[1], kind);
+        x2 = ld16_masked(v, e + 32, mk[2], kind), x3 = ld16_masked(v, e + 48, mk[3], kind);
+      }
+      a0 = _mm512_fmadd_ps(pj, x0, a0), a1 = _mm512_fmadd_ps(pj, x1, a1), a2 = _mm512_fmadd_ps(pj, x2, a2), a3 = _mm512_fmadd_ps(pj, x3, a3);
+      b0 = _mm512_fmadd_ps(qj, x0, b0), b1 = _mm512_fmadd_ps(qj, x1, b1), b2 = _mm512_fmadd_ps(qj, x2, b2), b3 = _mm512_fmadd_ps(qj, x3, b3);
+    }
+    _mm512_mask_storeu_ps(o + d, mk[0], a0), _mm512_mask_storeu_ps(o + d + 16, mk[1], a1);
+    _mm512_mask_storeu_ps(o + d + 32, mk[2], a2), _mm512_mask_storeu_ps(o + d + 48, mk[3], a3);
+    _mm512_mask_storeu_ps(o2 + d, mk[0], b0), _mm512_mask_storeu_ps(o2 + d + 16, mk[1], b1);
+    _mm512_mask_storeu_ps(o2 + d + 32, mk[2], b2), _mm512_mask_storeu_ps(o2 + d + 48, mk[3], b3);
+  }
+}
+
+void accumulate2(float* o, float c, const float* p, float* o2, float c2, const float* p2, int64_t n, const void* v, int64_t vs, int kind,
+                 int64_t Dv) {
+  if (kind == 0) accumulate2_body(o, c, p, o2, c2, p2, n, v, vs, 0, Dv);
+  else if (kind == 1) accumulate2_body(o, c, p, o2, c2, p2, n, v, vs, 1, Dv);
+  else accumulate2_body(o, c, p, o2, c2, p2, n, v, vs, 2, Dv);
+}
+
 void scores(float* S, int64_t ls, const float* const* q, int64_t nq, const void* k, int64_t ks, int kind, int64_t nk, int64_t D,
             float scale) {
   if (kind == 0) scores_body(S, ls, q, nq, k, ks, 0, nk, D, scale);
@@ -162,7 +251,7 @@ void accumulate(float* o, float c, const float* p, int64_t n, const void* v, int
 
 void attention_avx512(const Args& a) {
   const AttnLoops& avx2 = attention_loops_avx2();
-  const AttnLoops loops = {scores, avx2.exp_shift, accumulate, avx2.widen};
+  const AttnLoops loops = {scores, avx2.row_max, avx2.exp_shift, accumulate, accumulate2, avx2.widen};
   attention_with(a, loops);
 }
 
