@@ -31,7 +31,7 @@ import { median, nowMs, printTable, probeBandwidth, setThreads } from './util.js
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const THREADS = 2;
-type Scheme = 'f16' | 'q8_0' | 'q4_0';
+export type Scheme = 'f16' | 'q8_0' | 'q4_0';
 
 function arg(args: string[], name: string, def: string): string {
   const i = args.indexOf(name);
@@ -39,7 +39,7 @@ function arg(args: string[], name: string, def: string): string {
 }
 
 /** The source folder and one quantize folder per scheme under `dir` (made when missing). */
-async function ensureModels(dir: string, layers: number, schemes: Scheme[]): Promise<Map<Scheme, string>> {
+export async function ensureModels(dir: string, layers: number, schemes: Scheme[]): Promise<Map<Scheme, string>> {
   const src = path.join(dir, `src-${layers}`);
   if (!existsSync(path.join(src, 'config.json'))) {
     const t0 = nowMs();
@@ -70,7 +70,7 @@ function textGguf(folder: string): string {
 interface Timing { prefillS: number; decodeS: number; decoded: number }
 
 /** Prompt ids: a fixed random draw over ordinary tokens (no BOS/EOS/special ids), the same for both sides. */
-function promptIds(n: number): number[] {
+export function promptIds(n: number): number[] {
   const rng = new Rng(3);
   return Array.from({ length: n }, () => 100 + Math.floor(rng.uniform() * 31000));
 }

@@ -18,6 +18,9 @@ const benches: Record<string, () => Promise<Bench>> = {
   clip: async () => (await import('./clip.js')).run,
   chat: async () => (await import('./chat.js')).run,
   llm: async () => (await import('./llm.js')).run,
+  prefill: async () => (await import('./prefill.js')).run,
+  attention: async () => (await import('./attention.js')).run,
+  profile: async () => (await import('./profile.js')).run,
 };
 
 const [name, ...rest] = process.argv.slice(2);

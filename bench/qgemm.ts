@@ -1,7 +1,7 @@
 /**
  * `npm run bench -- qgemm [--m 512] [--threads 2] [--dtypes q8_0,q4_0,f16] [--shapes 4096x4096,11008x4096,4096x11008]
  *                         [--rounds 3] [--reps 5] [--llama-isa native,avx2] [--plain] [--no-llama]
- *                         [--gemm-min-rows R] [--no-tiles]`
+ *                         [--gemm-min-rows R] [--no-tiles] [--isa avx2,...]`
  *
  * Prefill-shaped linear layers (m activation rows × weight [n, k]; default the projections of a 7B LLaMA
  * at 512 tokens) with q8_0, q4_0 and f16 weights through the native backend's linear wrapper (the int8
@@ -15,7 +15,8 @@
  * same rows also run through the few-row tile kernel (the AVX2 path below the GEMM threshold, forced with
  * the kernel's gemmMinRows knob; `--no-tiles` skips it), so the GEMM's gain is measured in the same run;
  * `--gemm-min-rows R` sets the threshold for our main figure and `--m 8,16,32` lists row counts, which
- * together find the crossover.
+ * together find the crossover. `--isa avx2` also times our kernels capped at those ISA levels in the same
+ * rounds (an A/B of the AVX-512 GEMM against the AVX2 one in one process).
  *
  * Not here: decode (one row: bench decode), f32 GEMM against PyTorch (bench gemm), whole models (bench llm).
  */
@@ -23,6 +24,7 @@ import os from 'node:os';
 import { spawnSync } from 'node:child_process';
 import { linalgKernels } from '../src/backends/native/linalg.js';
 import { quantLinear } from '../src/backends/native/quant.js';
+import { setNativeIsa, type IsaLevel } from '../src/backends/native/addon.js';
 import { Tensor, type DType } from '../src/index.js';
 import { llamaHarness, type LlamaIsa } from './llamacpp.js';
 import { lcgValues, median, nowMs, printTable, setThreads, timeMedian, weightMatrix } from './util.js';
@@ -36,6 +38,8 @@ interface Row {
   gflops: number;
   /** The few-row tile kernel on the same rows (quantized weights only). */
   tiles_gflops: number | null;
+  /** Ours capped at other ISA levels (`--isa`), same rounds. */
+  isa_gflops: Partial<Record<IsaLevel, number>>;
   llamacpp_gflops: Partial<Record<LlamaIsa, number>>;
   /** Median over rounds of (ours / ggml) within each round. */
   ratio: Partial<Record<LlamaIsa, number>>;
@@ -75,6 +79,7 @@ export async function run(args: string[]): Promise<void> {
   const shapes = arg(args, '--shapes', '4096x4096,11008x4096,4096x11008').split(',').map((s) => s.split('x').map(Number) as [number, number]);
   const isas = (args.includes('--no-llama') ? [] : arg(args, '--llama-isa', 'native,avx2').split(',')) as LlamaIsa[];
   const plain = args.includes('--plain');
+  const ourIsas = (args.includes('--isa') ? arg(args, '--isa', '').split(',') : []) as IsaLevel[];
   const log = (s: string) => process.stdout.write(`# ${s}\n`);
 
   log(`${os.cpus()[0]?.model ?? 'cpu'}, ${os.cpus().length} cores; m = ${ms.join(',')}, ${threads} thread(s), ${rounds} rounds of ${reps} reps; ` +
@@ -100,6 +105,7 @@ export async function run(args: string[]): Promise<void> {
         const flops = 2 * m * n * k;
         const ours: number[] = [];
         const tile: number[] = [];
+        const capped = new Map<IsaLevel, number[]>(ourIsas.map((i) => [i, []]));
         const peer = new Map<LlamaIsa, number[]>([...exes.keys()].map((i) => [i, []]));
         const ratios = new Map<LlamaIsa, number[]>([...exes.keys()].map((i) => [i, []]));
         let mode: string | null = null;
@@ -107,6 +113,14 @@ export async function run(args: string[]): Promise<void> {
           const oms = oursMs(out, x, w, reps, quant ? gemmMin : -1);
           ours.push(flops / (oms * 1e6));
           if (quant && tiles) tile.push(flops / (oursMs(out, x, w, reps, 2 ** 31) * 1e6));
+          for (const [isa, g] of capped) {
+            setNativeIsa(isa);
+            try {
+              g.push(flops / (oursMs(out, x, w, reps, quant ? gemmMin : -1) * 1e6));
+            } finally {
+              setNativeIsa();
+            }
+          }
           for (const [isa, exe] of exes) {
             const r = llamaMs(exe, reps, `${dtype}:${m}:${n}:${k}:${threads}${plain ? ':plain' : ''}`);
             if (typeof r === 'string') {
@@ -120,6 +134,7 @@ export async function run(args: string[]): Promise<void> {
         }
         const row: Row = {
           m, n, k, dtype, threads, gflops: round1(median(ours)), tiles_gflops: tile.length ? round1(median(tile)) : null,
+          isa_gflops: Object.fromEntries([...capped].map(([i, g]) => [i, round1(median(g))])),
           llamacpp_gflops: {}, ratio: {}, llamacpp_mode: mode,
         };
         for (const isa of exes.keys()) {
@@ -129,6 +144,7 @@ export async function run(args: string[]): Promise<void> {
         }
         rows.push(row);
         log(`${dtype} ${m}x${n}x${k}: ours ${row.gflops} GFLOP/s${row.tiles_gflops ? ` (tiles ${row.tiles_gflops})` : ''}` +
+          ourIsas.map((i) => `, ours ${i} ${row.isa_gflops[i]}`).join('') +
           [...exes.keys()].map((i) => `, ggml ${i} ${row.llamacpp_gflops[i] ?? '-'} (ours/ggml ${row.ratio[i] ?? '-'})`).join(''));
       }
     }
@@ -137,8 +153,8 @@ export async function run(args: string[]): Promise<void> {
   }
 
   const cols = [...exes.keys()];
-  printTable(['m', 'n', 'k', 'w', 'thr', 'ours GFLOP/s', 'tiles', ...cols.flatMap((i) => [`ggml ${i}`, `ours/${i}`])], rows.map((r) => [
-    String(r.m), String(r.n), String(r.k), r.dtype, String(r.threads), r.gflops, r.tiles_gflops ?? '-',
+  printTable(['m', 'n', 'k', 'w', 'thr', 'ours GFLOP/s', 'tiles', ...ourIsas.map((i) => `ours ${i}`), ...cols.flatMap((i) => [`ggml ${i}`, `ours/${i}`])], rows.map((r) => [
+    String(r.m), String(r.n), String(r.k), r.dtype, String(r.threads), r.gflops, r.tiles_gflops ?? '-', ...ourIsas.map((i) => r.isa_gflops[i] ?? '-'),
     ...cols.flatMap((i) => [r.llamacpp_gflops[i] ?? '-', r.ratio[i] ?? '-']),
   ]));
   log(`tiles: our few-row tile kernel on the same rows (the path before the GEMM); ratios are medians of same-round ratios (> 1: ours is faster); load average at the end ${os.loadavg()[0]!.toFixed(2)}`);

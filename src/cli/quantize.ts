@@ -3,8 +3,8 @@
  * writes a model as the text GGUF and the mmproj GGUF llama.cpp reads, plus `llava-gguf.json` (what GGUF
  * cannot say), so that `llava run/chat/inspect --model OUT` needs no other file. Also written next to them:
  * `preprocessor_config.json` (the image preprocessing the source asks for, spelled out), and the source's
- * `tokenizer_config.json` / `generation_config.json` when it has them (chat template, generation
- * defaults). Per-tensor types follow models/llava/weight-types.ts. Progress goes to stderr; every file is
+ * `tokenizer_config.json` / `generation_config.json` / `chat_template.json|jinja` when it has them (chat
+ * template, generation defaults); a Jinja chat template also goes into the text GGUF. Per-tensor types follow models/llava/weight-types.ts. Progress goes to stderr; every file is
  * written atomically, the folder config last.
  *
  * Not here: the GGUF conventions and conversion (models/llava/gguf-*.ts).
@@ -17,7 +17,7 @@ import { modelPreprocessing } from '../generate/model-assets.js';
 import { writeLlavaGguf, writeTextAtomic } from '../models/llava/gguf-write.js';
 import { describeLlava } from '../models/llava/load.js';
 import { parseMmprojScheme, parseQuantScheme } from '../models/llava/weight-types.js';
-import { tokenizerToGguf } from '../tokenizer/index.js';
+import { readChatTemplate, tokenizerToGguf } from '../tokenizer/index.js';
 import type { PreprocessOptions } from '../vision/preprocess.js';
 
 export interface QuantizeOptions {
@@ -66,6 +66,7 @@ export async function quantize(o: QuantizeOptions): Promise<void> {
   const result = await writeLlavaGguf({
     model, outDir: o.out, scheme, mmprojScheme: mmScheme, name: path.basename(path.resolve(o.model)),
     tokenizer: tok ? tokenizerToGguf(tok, model.config.text.vocabSize) : null,
+    chatTemplate: readChatTemplate(o.model),
     legacy: tok?.legacy,
     mean: prep.mean ?? [0.48145466, 0.4578275, 0.40821073],
     std: prep.std ?? [0.26862954, 0.26130258, 0.27577711],
@@ -78,7 +79,7 @@ export async function quantize(o: QuantizeOptions): Promise<void> {
     },
   });
   writeTextAtomic(path.join(o.out, 'preprocessor_config.json'), JSON.stringify(processorConfig(prep), null, 2) + '\n');
-  for (const f of ['tokenizer_config.json', 'generation_config.json']) {
+  for (const f of ['tokenizer_config.json', 'generation_config.json', 'chat_template.json', 'chat_template.jinja']) {
     const src = path.join(o.model, f);
     if (existsSync(src) && path.resolve(src) !== path.resolve(o.out, f)) copyFileSync(src, path.join(o.out, f));
   }

@@ -41,7 +41,7 @@ import {
 import { pyStrip, ReplyText } from './chat-text.js';
 import { templateStops } from './prompt.js';
 import { lastRow } from './core.js';
-import { modelTemplateName } from './model-assets.js';
+import { modelEmbeddedTemplate, modelTemplateName } from './model-assets.js';
 import { DEFAULTS, type PrefillProgress } from './options.js';
 import { Rng, sampleToken, validateSampling, type SamplingOptions } from './sampling.js';
 
@@ -183,7 +183,10 @@ export class ChatSession {
   private last: TurnStats | null = null;
 
   constructor(readonly model: ChatModel, opts: ChatSessionOptions = {}) {
-    this.template = selectTemplate({ name: opts.template, modelDir: model.dir, modelName: model.dir ? modelTemplateName(model.dir) : undefined });
+    this.template = selectTemplate({
+      name: opts.template, modelDir: model.dir,
+      modelName: model.dir ? modelTemplateName(model.dir) : undefined, embedded: model.dir ? modelEmbeddedTemplate(model.dir) : undefined,
+    });
     this.system = opts.system;
     this.kvDtype = opts.kvCache ?? 'f32';
     if (this.kvDtype !== 'f32' && this.kvDtype !== 'f16') throw new Error(`ChatSession: kvCache must be f32 or f16, got ${String(opts.kvCache)}`);

@@ -8,7 +8,7 @@
  */
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { ggufModelName, ggufTextFile, ggufTokenizer, mmprojImageSettings } from '../models/llava/gguf-load.js';
+import { ggufChatTemplate, ggufModelName, ggufTextFile, ggufTokenizer, mmprojImageSettings } from '../models/llava/gguf-load.js';
 import { loadTokenizer, type LlamaTokenizer } from '../tokenizer/index.js';
 import { preprocessOptionsFromModel, type ModelPreprocessing } from '../vision/config.js';
 import type { AspectMode } from '../vision/preprocess.js';
@@ -48,4 +48,9 @@ export function modelPreprocessing(loaded: { dir: string; towerDir: string | nul
  */
 export function modelTemplateName(model: string): string | undefined {
   return ggufModelName(model) ?? undefined;
+}
+
+/** The Jinja chat template a GGUF model's text file carries (`tokenizer.chat_template`); undefined for folders. */
+export function modelEmbeddedTemplate(model: string): string | undefined {
+  return ggufChatTemplate(model);
 }

@@ -7,7 +7,7 @@
  *
  * Not here: tokenization and template rendering themselves (src/tokenizer), images (images.ts).
  */
-import { hasModelTokenizer, modelTemplateName, modelTokenizer } from './model-assets.js';
+import { hasModelTokenizer, modelEmbeddedTemplate, modelTemplateName, modelTokenizer } from './model-assets.js';
 import {
   buildInferencePrompt, encodeSegments, renderChat, segmentsToText, selectTemplate, withImagePlaceholders,
   type ChatMessage, type ChatTemplate, type LlamaTokenizer,
@@ -72,7 +72,7 @@ export function templateStops(t: ChatTemplate): string[] {
 export function buildPrompt(dir: string, input: PromptInput, noTokenizerHint = 'give the prompt as input ids'): BuiltPrompt {
   if ((input.prompt === undefined) === (input.messages === undefined)) throw new Error('give exactly one of prompt and messages');
   const tok = requireTokenizer(dir, noTokenizerHint);
-  const template = selectTemplate({ name: input.template, modelDir: dir, modelName: modelTemplateName(dir) });
+  const template = selectTemplate({ name: input.template, modelDir: dir, modelName: modelTemplateName(dir), embedded: modelEmbeddedTemplate(dir) });
   let rendered;
   if (input.prompt !== undefined) {
     rendered = buildInferencePrompt(template, { user: input.prompt, images: input.images, system: input.system }, tok);

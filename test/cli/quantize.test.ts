@@ -7,11 +7,12 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { readGgufHeader } from '../../src/io/gguf-reader.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 const SRC = path.join(ROOT, 'assets', 'tiny-llava-1.5-hf');
@@ -69,6 +70,29 @@ test('quantize q4_0 with a q8_0 mmproj: folder and files agree', () => {
   const b = runJson(['--model', path.join(out, 'model-q4_0.gguf'), '--mmproj', path.join(out, 'mmproj-q8_0.gguf'), ...ids]);
   assert.deepEqual(a.output_ids, b.output_ids);
   assert.equal(a.output_ids.length, 6);
+});
+
+test('a Jinja chat template goes into the text GGUF, and a bare .gguf prompt is rendered with it', () => {
+  // A template unlike any LLaVA conversation template, so that falling back to the name rule shows.
+  const TEMPLATE = "{% for m in messages %}{{ m['role'] | upper }}>> {{ m['content'] }}\n{% endfor %}{% if add_generation_prompt %}BOT>>{% endif %}";
+  const src = path.join(tmp, 'with-template');
+  cpSync(SRC, src, { recursive: true });
+  writeFileSync(path.join(src, 'chat_template.json'), JSON.stringify({ chat_template: TEMPLATE }));
+  const out = path.join(tmp, 'with-template-q8');
+  const q = llava(['quantize', '--model', src, '--type', 'q8_0', '--out', out]);
+  assert.equal(q.status, 0, q.stderr);
+  const meta = readGgufHeader(path.join(out, 'model-q8_0.gguf')).metadata.get('tokenizer.chat_template');
+  assert.deepEqual(meta, { type: 'string', value: TEMPLATE });
+  assert.ok(existsSync(path.join(out, 'chat_template.json')));
+  const prompt = ['--prompt', 'What is in this image?', '--image', IMAGE, '--max-new-tokens', '1'];
+  const folder = runJson(['--model', src, ...prompt]).input_ids;
+  // The bare files have no folder beside them to read a template from: only the GGUF metadata has it.
+  const bare = path.join(tmp, 'bare');
+  cpSync(path.join(out, 'model-q8_0.gguf'), path.join(bare, 'text.gguf'));
+  cpSync(path.join(out, 'mmproj-f16.gguf'), path.join(bare, 'mmproj.gguf'));
+  const files = runJson(['--model', path.join(bare, 'text.gguf'), '--mmproj', path.join(bare, 'mmproj.gguf'), ...prompt]).input_ids;
+  assert.deepEqual(files, folder);
+  assert.notDeepEqual(folder, runJson(['--model', SRC, ...prompt]).input_ids, 'the template must change the prompt');
 });
 
 test('quantize and GGUF loading refuse bad flags with one sentence', () => {

@@ -144,7 +144,9 @@ describe('native elementwise kernels against their naive twins', { skip }, () =>
       for (const [r, c] of SIZES) {
         for (const [name, x] of layouts(r, c, 'f32', { positive })) checkFast(unaryCall(op, empty([r, c]), x), tol, `${op} ${name} [${r}, ${c}]`);
       }
-      checkFast(unaryCall(op, empty([10007]), filled([10007], 'f32', { positive })), tol, `${op} threaded`);
+      // Four copies of 10007 draws: enough elements to split across threads (the rng stream stays as it was).
+      const base = filled([10007], 'f32', { positive }).data;
+      checkFast(unaryCall(op, empty([40028]), tensor(Array.from({ length: 40028 }, (_, i) => base[i % 10007]!), { shape: [40028] })), tol, `${op} threaded`);
       checkFast(unaryCall(op, empty([]), tensor(positive ? 0.3 : -0.3)), tol, `${op} 0-d`);
     }
   });
@@ -303,6 +305,11 @@ describe('native nn kernels against their naive twins', { skip }, () => {
       ['more queries than keys (rows see no key)', [1, 2, 2, 9, 5, 8, 8], true, false],
       ['decode', [1, 4, 4, 1, 130, 64, 64], true, false],
       ['non-causal masked, odd dims', [2, 3, 1, 17, 67, 7, 13], false, true],
+      // Few tasks: keys split into chunks whose softmax states are merged (at 384 and 768; at 320 and 640).
+      ['decode split, GQA 2:1', [1, 2, 1, 1, 1000, 64, 64], true, false],
+      ['decode split, masked, odd dims', [1, 1, 1, 1, 700, 20, 12], true, true],
+      ['few queries, GQA 4:1 in one task, split, prefix', [1, 4, 1, 3, 900, 33, 17], true, true],
+      ['decode, GQA 8:2, many tasks', [2, 8, 2, 1, 300, 128, 128], true, false],
     ];
     for (const [name, [B, Hq, Hkv, Tq, Tk, D, Dv], causal, masked] of configs) {
       const keyMask = masked ? tensor(Array.from({ length: B! * Tk! }, (_, i) => (i % 5 === 1 || i < Tk! / 2 && i % Tk! > 3 ? 0 : 1)), { dtype: 'bool', shape: [B!, Tk!] }) : null;

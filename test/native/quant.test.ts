@@ -93,6 +93,31 @@ describe('native weight-format kernels', { skip: !hasNative && 'native addon not
     });
   }
 
+  for (const dtype of ['q8_0', 'q4_0'] as QuantDType[]) {
+    // The blocked GEMM (many rows) in all its edges: every row count left over after full row tiles (both
+    // GEMMs take 4 rows at a time), M just at the default threshold, N ragged against groups of 8 and 16 and
+    // against the AVX-512 micro-tile of 3 groups (1, 2 or 3 groups left), several weight tiles (N 61 at
+    // K 4128, N 300 at K 64), one-block K, strided x, bias.
+    test(`quantLinear ${dtype} through the blocked GEMM equals ts bit for bit (M 1..24, ragged N, tiles, strided x, bias)`, () => {
+      const cases: [number, number, number, number][] = [
+        // [M, N, K, gemmMinRows]
+        [8, 37, 64, -1], [9, 16, 32, -1], [15, 61, 4096 + 32, -1], [24, 300, 64, -1], [23, 17, 96, -1],
+        [1, 21, 32, 1], [2, 5, 64, 1], [3, 33, 64, 1], [4, 16, 32, 1], [5, 47, 128, 1], [6, 3, 64, 1], [7, 48, 32, 1],
+      ];
+      for (const [M, N, K, gemmMin] of cases) {
+        const x = stridedX(M, K, M * 11 + K, M % 3 === 0 ? 24 : 0);
+        const w = weights(N, K, dtype, N + K);
+        const bias = M % 2 ? randn([N], { seed: N }) : null;
+        const expect = new Tensor(new Float32Array(M * N), 'f32', [M, N]);
+        assert.equal(tsKernels.linear(expect, x, w, bias), undefined);
+        atLevels((level) => {
+          const got = run((o) => quantLinear(o, x, w, bias, gemmMin), Tensor.empty([M, N]));
+          assert.deepEqual(bits(got), bits(expect), `${dtype} ${level} M ${M} N ${N} K ${K} gemmMinRows ${gemmMin}`);
+        });
+      }
+    });
+  }
+
   for (const dtype of ['f32', 'f16', 'bf16'] as DType[]) {
     test(`smallMLinear ${dtype} is within (K + 16)·2⁻²⁴·Σ|x·w| of ts (f64 sums), M 1..${SMALL_M_MAX}`, () => {
       for (const K of [32, 67, 4096 + 32]) {

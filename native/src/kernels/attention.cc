@@ -2,18 +2,22 @@
 // head h reads kv head ⌊h·Hkv/Hq⌋), causal masking with the queries at the last Tq of Tk positions, an
 // optional [B, Tk] key mask, and zeros for a query that sees no key.
 //
-// Flash-style: tasks are (batch, head, block of up to 16 queries), split across threads; each task walks
-// the visible keys in blocks of 64 keeping a running max, denominator and output accumulator per query
-// (online softmax), so no Tq × Tk score matrix exists and each key block is read once per query block.
-// Keys and values may be stored as f16/bf16 (a half KV cache read in place): each key block is widened
-// exactly into the task's scratch before the f32 loops run on it, so the result is that of f32 k, v holding
-// the decoded values, and the cache is read once at half width with no f32 copy of it anywhere.
+// Flash-style: a task is a set of up to 16 query rows of one kv head (several GQA heads of one decode
+// position, or 16 positions of one head), split across threads; it walks the visible keys in blocks keeping
+// a running max, denominator and output accumulator per row (online softmax), so no Tq × Tk score matrix
+// exists and each key block is read once per task. A call with fewer than 8 tasks (decode with few heads)
+// also splits the keys of each task into chunks whose softmax states are merged at the end, so both cores
+// work on it.
+// Keys and values may be stored as f16/bf16 (a half KV cache read in place): tasks with few rows (decode)
+// decode them exactly inside the score and value loops; tasks with many rows widen each block once into
+// scratch. Either way the result is that of f32 k, v holding the decoded values, read at half width.
 // The scalar loops and the driver are here, with the naive twin (the textbook loop in double over a full
-// score row); vector loops are in attention_avx2.cc.
+// score row); vector loops are in attention_avx2.cc (and attention_avx512.cc).
 //
 // Not here: backward (the op recomputes attention with ops), the rope and KV-cache plumbing.
 #include "attention.h"
 
+#include <atomic>
 #include <cmath>
 #include <string>
 #include <vector>
@@ -25,8 +29,12 @@
 namespace llava {
 namespace {
 
-constexpr int64_t kBq = 16;  // queries per task
-constexpr int64_t kBk = 64;  // keys per block
+constexpr int64_t kRows = 16;       // query rows per task
+constexpr int64_t kScores = 1024;   // score floats per key block (rows × keys)
+constexpr int64_t kWidenRows = 4;   // tasks with this many rows widen half key/value blocks once
+constexpr int64_t kWideBlock = 64;  // keys per widened block
+constexpr int64_t kSplitTasks = 8;  // calls with fewer tasks split each task's keys into chunks
+constexpr int64_t kMinChunk = 256;  // fewest keys per chunk
 
 struct Problem {
   int64_t B, Hq, Hkv, Tq, Tk, D, Dv;
@@ -73,91 +81,180 @@ Problem read_problem(const Args& a) {
   return P;
 }
 
-// Scratch floats per task: scores, output accumulators, running max and sum, and (half k/v) one widened
-// key block and one value block.
-int64_t scratch_floats(const Problem& P) {
-  return kBq * kBk + kBq * P.Dv + 2 * kBq + (P.kv != 0 ? kBk * (P.D + P.Dv) : 0);
+// How the query rows (head, position) of a call are grouped into tasks. A task holds `hn` heads that share
+// one kv head (GQA: the keys and values are read once for all of them) × `ni` consecutive queries, at most
+// kRows rows. A call with few tasks (decode with few heads) splits each task's visible keys into `chunks`
+// ranges run as separate work items, each leaving its softmax state (max, sum, unnormalised output); the
+// states are merged after the parallel region. The plan depends on the shapes only, never on the thread
+// count, so results do not change with LLAVA_THREADS.
+struct Plan {
+  int64_t hn, ni, hgroups, qblocks, tasks, chunks;
+  int64_t kb;   // keys per block
+  bool widen;   // half k/v decoded into scratch a block at a time (tasks with many rows)
+  int64_t rows() const { return hn * ni; }
+};
+
+Plan make_plan(const Problem& P) {
+  Plan L{};
+  const int64_t g = P.Hq / P.Hkv;
+  L.ni = P.Tq >= kRows ? kRows : (P.Tq < 1 ? 1 : P.Tq);
+  L.hn = 1;
+  for (int64_t d = 2; d <= g && d * L.ni <= kRows; d++) {
+    if (g % d == 0) L.hn = d;
+  }
+  L.hgroups = P.Hq / L.hn;
+  L.qblocks = (P.Tq + L.ni - 1) / L.ni;
+  L.tasks = P.B * L.hgroups * L.qblocks;
+  L.widen = P.kv != 0 && L.rows() >= kWidenRows;
+  L.kb = L.widen ? kWideBlock : (kScores / L.rows()) / 64 * 64;
+  if (L.kb < 64) L.kb = 64;
+  L.chunks = 1;
+  if (L.tasks > 0 && L.tasks < kSplitTasks) {
+    const int64_t want = (kSplitTasks + L.tasks - 1) / L.tasks, most = P.Tk / kMinChunk;
+    L.chunks = want < most ? want : (most < 1 ? 1 : most);
+  }
+  return L;
 }
 
-// One task: queries [i0, i0 + nq) of head h in batch b. `s` is this thread's scratch.
+// Scratch floats per thread: scores, output accumulators, running max and sum, and (widening tasks) one
+// key block and one value block.
+int64_t scratch_floats(const Problem& P, const Plan& L) {
+  return kScores + kRows * P.Dv + 2 * kRows + (L.widen ? kWideBlock * (P.D + P.Dv) : 0);
+}
 
-void run_task(const Problem& P, const AttnLoops& f, int64_t b, int64_t h, int64_t i0, int64_t nq, float* s) {
+// Floats of one work item's softmax state when keys are split: output accumulators, max, sum per row.
+int64_t state_floats(const Problem& P, const Plan& L) { return L.rows() * (P.Dv + 2); }
+
+// One work item: chunk `c` of task `t`. `s` is this thread's scratch; `state` (split calls) receives the
+// rows' softmax state instead of the normalised output.
+void run_item(const Problem& P, const Plan& L, const AttnLoops& f, int64_t t, int64_t c, float* s, float* state) {
+  const int64_t per_b = L.hgroups * L.qblocks;
+  const int64_t b = t / per_b, hg = t % per_b / L.qblocks, qb = t % L.qblocks;
+  const int64_t h0 = hg * L.hn, i0 = qb * L.ni;
+  const int64_t ni = P.Tq - i0 < L.ni ? P.Tq - i0 : L.ni;
+  const int64_t R = L.hn * ni;
+  const int64_t kvh = h0 * P.Hkv / P.Hq;  // hn divides Hq/Hkv, so every head of the task maps here
+  const float* qr[kRows];
+  for (int64_t r = 0; r < R; r++) qr[r] = P.q + b * P.qs[0] + (h0 + r / ni) * P.qs[1] + (i0 + r % ni) * P.qs[2];
+  const int64_t L_rows = L.rows();
   float* S = s;
-  float* O = S + kBq * kBk;
-  float* m = O + kBq * P.Dv;
-  float* l = m + kBq;
-  float* Kw = l + kBq;       // widened key block [kBk, D] (half k/v only)
-  float* Vw = Kw + kBk * P.D;  // widened value block [kBk, Dv]
-  const int64_t kvh = h * P.Hkv / P.Hq;
+  float* O = state ? state : S + kScores;
+  float* m = O + L_rows * P.Dv;
+  float* l = m + L_rows;
+  float* Kw = S + kScores + kRows * P.Dv + 2 * kRows;  // widened key block [kWideBlock, D]
+  float* Vw = Kw + kWideBlock * P.D;                  // widened value block [kWideBlock, Dv]
   const int64_t esize = P.kv == 0 ? 4 : 2;
-  const float* q0 = P.q + b * P.qs[0] + h * P.qs[1] + i0 * P.qs[2];
   const uint8_t* kb = P.k + (b * P.ks[0] + kvh * P.ks[1]) * esize;
   const uint8_t* vb = P.v + (b * P.vs[0] + kvh * P.vs[1]) * esize;
   const uint8_t* mb = P.mask ? P.mask + b * P.ms[0] : nullptr;
   const int64_t shift = P.Tk - P.Tq;  // query i sees keys j <= shift + i when causal
-  int64_t jend = P.causal ? shift + i0 + nq : P.Tk;
+  int64_t jend = P.causal ? shift + i0 + ni : P.Tk;
   if (jend > P.Tk) jend = P.Tk;
-  for (int64_t qi = 0; qi < nq; qi++) {
-    m[qi] = -INFINITY;
-    l[qi] = 0;
-    for (int64_t d = 0; d < P.Dv; d++) O[qi * P.Dv + d] = 0;
+  int64_t ja = 0, jb = jend;
+  if (L.chunks > 1) {
+    int64_t len = jend > 0 ? (jend + L.chunks - 1) / L.chunks : 0;
+    len = (len + 63) / 64 * 64;
+    ja = c * len, jb = ja + len;
+    if (jb > jend) jb = jend;
   }
-  for (int64_t j0 = 0; j0 < jend; j0 += kBk) {
-    const int64_t nk = jend - j0 < kBk ? jend - j0 : kBk;
-    const float* kj;
-    const float* vj;
-    int64_t ks, vs;
-    if (P.kv == 0) {
-      kj = reinterpret_cast<const float*>(kb) + j0 * P.ks[2], ks = P.ks[2];
-      vj = reinterpret_cast<const float*>(vb) + j0 * P.vs[2], vs = P.vs[2];
-    } else {
-      f.widen(Kw, reinterpret_cast<const uint16_t*>(kb) + j0 * P.ks[2], P.ks[2], nk, P.D, P.kv);
-      f.widen(Vw, reinterpret_cast<const uint16_t*>(vb) + j0 * P.vs[2], P.vs[2], nk, P.Dv, P.kv);
-      kj = Kw, ks = P.D, vj = Vw, vs = P.Dv;
+  for (int64_t r = 0; r < R; r++) {
+    m[r] = -INFINITY;
+    l[r] = 0;
+    for (int64_t d = 0; d < P.Dv; d++) O[r * P.Dv + d] = 0;
+  }
+  for (int64_t j0 = ja; j0 < jb; j0 += L.kb) {
+    const int64_t nk = jb - j0 < L.kb ? jb - j0 : L.kb;
+    const void* kj = kb + j0 * P.ks[2] * esize;
+    const void* vj = vb + j0 * P.vs[2] * esize;
+    int64_t ks = P.ks[2], vs = P.vs[2];
+    int kind = P.kv;
+    if (L.widen) {
+      f.widen(Kw, static_cast<const uint16_t*>(kj), ks, nk, P.D, kind);
+      f.widen(Vw, static_cast<const uint16_t*>(vj), vs, nk, P.Dv, kind);
+      kj = Kw, ks = P.D, vj = Vw, vs = P.Dv, kind = 0;
     }
-    f.scores(S, kBk, q0, P.qs[2], nq, kj, ks, nk, P.D, P.scale);
-    for (int64_t qi = 0; qi < nq; qi++) {
-      float* row = S + qi * kBk;
+    f.scores(S, L.kb, qr, R, kj, ks, kind, nk, P.D, P.scale);
+    for (int64_t r = 0; r < R; r++) {
+      float* row = S + r * L.kb;
       if (mb) {
         for (int64_t j = 0; j < nk; j++) if (!mb[(j0 + j) * P.ms[1]]) row[j] = -INFINITY;
       }
       if (P.causal) {
-        const int64_t lim = shift + i0 + qi - j0;  // last visible j in this block
+        const int64_t lim = shift + i0 + r % ni - j0;  // last visible j in this block
         for (int64_t j = lim + 1 < 0 ? 0 : lim + 1; j < nk; j++) row[j] = -INFINITY;
       }
       float bm = -INFINITY;
       for (int64_t j = 0; j < nk; j++) bm = row[j] > bm ? row[j] : bm;
       if (bm == -INFINITY) continue;
-      const float mnew = m[qi] > bm ? m[qi] : bm;
-      const float c = m[qi] == -INFINITY ? 0.0f : std::exp(m[qi] - mnew);
+      const float mnew = m[r] > bm ? m[r] : bm;
+      const float cf = m[r] == -INFINITY ? 0.0f : std::exp(m[r] - mnew);
       const float sum = f.exp_shift(row, nk, mnew);
-      l[qi] = l[qi] * c + sum;
-      f.accumulate(O + qi * P.Dv, c, row, nk, vj, vs, P.Dv);
-      m[qi] = mnew;
+      l[r] = l[r] * cf + sum;
+      f.accumulate(O + r * P.Dv, cf, row, nk, vj, vs, kind, P.Dv);
+      m[r] = mnew;
     }
   }
-  for (int64_t qi = 0; qi < nq; qi++) {
-    float* o = P.out + b * P.os[0] + h * P.os[1] + (i0 + qi) * P.os[2];
-    const float inv = l[qi] > 0 ? 1.0f / l[qi] : 0.0f;
-    for (int64_t d = 0; d < P.Dv; d++) o[d] = l[qi] > 0 ? O[qi * P.Dv + d] * inv : 0.0f;
+  if (state) return;
+  for (int64_t r = 0; r < R; r++) {
+    float* o = P.out + b * P.os[0] + (h0 + r / ni) * P.os[1] + (i0 + r % ni) * P.os[2];
+    const float inv = l[r] > 0 ? 1.0f / l[r] : 0.0f;
+    for (int64_t d = 0; d < P.Dv; d++) o[d] = l[r] > 0 ? O[r * P.Dv + d] * inv : 0.0f;
   }
 }
 
-void scores_scalar(float* S, int64_t ls, const float* q, int64_t qs, int64_t nq, const float* k, int64_t ks, int64_t nk,
+// Split calls: out = Σ_c e^{m_c − M}·O_c / Σ_c e^{m_c − M}·l_c over the chunks of each row (M = max m_c).
+void merge_states(const Problem& P, const Plan& L, const float* states) {
+  const int64_t per_b = L.hgroups * L.qblocks, sf = state_floats(P, L), Lr = L.rows();
+  for (int64_t t = 0; t < L.tasks; t++) {
+    const int64_t b = t / per_b, hg = t % per_b / L.qblocks, qb = t % L.qblocks;
+    const int64_t h0 = hg * L.hn, i0 = qb * L.ni;
+    const int64_t ni = P.Tq - i0 < L.ni ? P.Tq - i0 : L.ni;
+    for (int64_t r = 0; r < L.hn * ni; r++) {
+      float M = -INFINITY;
+      for (int64_t c = 0; c < L.chunks; c++) {
+        const float mc = states[(t * L.chunks + c) * sf + Lr * P.Dv + r];
+        M = mc > M ? mc : M;
+      }
+      float* o = P.out + b * P.os[0] + (h0 + r / ni) * P.os[1] + (i0 + r % ni) * P.os[2];
+      for (int64_t d = 0; d < P.Dv; d++) o[d] = 0;
+      if (M == -INFINITY) continue;
+      float den = 0;
+      for (int64_t c = 0; c < L.chunks; c++) {
+        const float* st = states + (t * L.chunks + c) * sf;
+        const float mc = st[Lr * P.Dv + r];
+        if (mc == -INFINITY) continue;
+        const float w = std::exp(mc - M);
+        den += w * st[Lr * P.Dv + Lr + r];
+        for (int64_t d = 0; d < P.Dv; d++) o[d] += w * st[r * P.Dv + d];
+      }
+      const float inv = 1.0f / den;
+      for (int64_t d = 0; d < P.Dv; d++) o[d] *= inv;
+    }
+  }
+}
+
+// Element i of a key/value row in storage `kind`.
+inline float kv_elem(const void* p, int64_t i, int kind) {
+  if (kind == 0) return static_cast<const float*>(p)[i];
+  const uint16_t h = static_cast<const uint16_t*>(p)[i];
+  return kind == 1 ? f16_to_f32(h) : bf16_to_f32(h);
+}
+
+void scores_scalar(float* S, int64_t ls, const float* const* q, int64_t nq, const void* k, int64_t ks, int kind, int64_t nk,
                    int64_t D, float scale) {
   for (int64_t qi = 0; qi < nq; qi++) {
+    const float* a = q[qi];
     for (int64_t j = 0; j < nk; j++) {
-      const float* a = q + qi * qs;
-      const float* b = k + j * ks;
+      const int64_t b = j * ks;
       float s0 = 0, s1 = 0, s2 = 0, s3 = 0;
       int64_t d = 0;
       for (; d + 4 <= D; d += 4) {
-        s0 += a[d] * b[d];
-        s1 += a[d + 1] * b[d + 1];
-        s2 += a[d + 2] * b[d + 2];
-        s3 += a[d + 3] * b[d + 3];
+        s0 += a[d] * kv_elem(k, b + d, kind);
+        s1 += a[d + 1] * kv_elem(k, b + d + 1, kind);
+        s2 += a[d + 2] * kv_elem(k, b + d + 2, kind);
+        s3 += a[d + 3] * kv_elem(k, b + d + 3, kind);
       }
-      for (; d < D; d++) s0 += a[d] * b[d];
+      for (; d < D; d++) s0 += a[d] * kv_elem(k, b + d, kind);
       S[qi * ls + j] = ((s0 + s1) + (s2 + s3)) * scale;
     }
   }
@@ -169,13 +266,12 @@ float exp_shift_scalar(float* p, int64_t n, float m) {
   return s;
 }
 
-void accumulate_scalar(float* o, float c, const float* p, int64_t n, const float* v, int64_t vs, int64_t Dv) {
+void accumulate_scalar(float* o, float c, const float* p, int64_t n, const void* v, int64_t vs, int kind, int64_t Dv) {
   for (int64_t d = 0; d < Dv; d++) o[d] *= c;
   for (int64_t j = 0; j < n; j++) {
     const float pj = p[j];
     if (pj == 0) continue;
-    const float* vj = v + j * vs;
-    for (int64_t d = 0; d < Dv; d++) o[d] += pj * vj[d];
+    for (int64_t d = 0; d < Dv; d++) o[d] += pj * kv_elem(v, j * vs + d, kind);
   }
 }
 
@@ -242,23 +338,32 @@ void attention_naive(const Args& a) {
 
 void attention_with(const Args& a, const AttnLoops& f) {
   const Problem P = read_problem(a);
-  const int64_t qblocks = (P.Tq + kBq - 1) / kBq;
-  const int64_t tasks = P.B * P.Hq * qblocks;
-  if (tasks == 0) return;
-  const int64_t bq = P.Tq < kBq ? P.Tq : kBq;
-  const int64_t work = bq * (P.Tk + 1) * (P.D + P.Dv + 1);  // per task, in multiply-adds
+  if (P.B == 0 || P.Hq == 0 || P.Tq == 0 || P.Dv == 0) return;
+  const Plan L = make_plan(P);
+  const int64_t items = L.tasks * L.chunks;
+  const int64_t work = L.rows() * (P.Tk / L.chunks + 1) * (P.D + P.Dv + 1);  // per item, in multiply-adds
   // Waking the pool costs tens of microseconds on a busy machine: give each thread at least ~2^18 multiply-adds.
   const int64_t per = work >= (1 << 18) ? 1 : ((1 << 18) + work - 1) / work;
-  const int64_t scratch_per = scratch_floats(P);
-  std::vector<float> scratch(static_cast<size_t>(scratch_per * threads_for(tasks, per)));
-  parallel_for(tasks, per, [&](int64_t t0, int64_t t1, int tid) {
-    float* s = scratch.data() + scratch_per * tid;
-    for (int64_t t = t0; t < t1; t++) {
-      const int64_t qb = t % qblocks, bh = t / qblocks;
-      const int64_t i0 = qb * kBq;
-      run_task(P, f, bh / P.Hq, bh % P.Hq, i0, P.Tq - i0 < kBq ? P.Tq - i0 : kBq, s);
+  const int64_t scratch_per = scratch_floats(P, L);
+  const int64_t sf = L.chunks > 1 ? state_floats(P, L) : 0;
+  // Kept per calling thread and reused: a fresh buffer per call would be page-faulted in every time.
+  thread_local std::vector<float> scratch, states;
+  const int nt = threads_for(items, per);
+  const size_t need = static_cast<size_t>(scratch_per * nt);
+  if (scratch.size() < need) scratch.resize(need);
+  if (states.size() < static_cast<size_t>(items * sf)) states.resize(static_cast<size_t>(items * sf));
+  float* sbase = scratch.data();
+  float* stbase = states.data();
+  // Items are claimed one at a time rather than split up front: the cores are shared, and a thread that is
+  // descheduled mid-call then delays the call by one item, not by half of it.
+  std::atomic<int64_t> next{0};
+  parallel_for(nt, 1, [&](int64_t, int64_t, int tid) {
+    float* s = sbase + scratch_per * tid;
+    for (int64_t it = next.fetch_add(1, std::memory_order_relaxed); it < items; it = next.fetch_add(1, std::memory_order_relaxed)) {
+      run_item(P, L, f, it / L.chunks, it % L.chunks, s, sf ? stbase + it * sf : nullptr);
     }
   });
+  if (sf) merge_states(P, L, stbase);
 }
 
 }  // namespace llava

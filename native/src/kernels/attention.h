@@ -1,4 +1,4 @@
-// Shared by attention.cc and attention_avx2.cc: the per-ISA inner loops of attention_f32 and the
+// Shared by attention.cc and the per-ISA attention files: the inner loops of attention_f32 and the
 // flash-style driver that runs them.
 #pragma once
 #include <cstdint>
@@ -7,16 +7,18 @@
 
 namespace llava {
 
+// Storage of keys and values: 0 f32, 1 f16, 2 bf16 (element offsets below count elements of that storage).
 struct AttnLoops {
-  // S[qi·ls + j] = scale·(q_qi · k_j) for qi < nq, j < nk; q rows at q + qi·qs, k rows at k + j·ks (D each).
-  void (*scores)(float* S, int64_t ls, const float* q, int64_t qs, int64_t nq, const float* k, int64_t ks, int64_t nk,
+  // S[r·ls + j] = scale·(q[r] · k_j) for r < nq, j < nk; q[r] points at D floats, key j at element j·ks of
+  // k. Half keys are decoded exactly in the loop (no widened copy).
+  void (*scores)(float* S, int64_t ls, const float* const* q, int64_t nq, const void* k, int64_t ks, int kind, int64_t nk,
                  int64_t D, float scale);
   // p[j] = exp(p[j] − m) in place (−inf gives 0); returns Σ p.
   float (*exp_shift)(float* p, int64_t n, float m);
-  // o = o·c + Σ_j p[j]·v_j over Dv elements; v rows at v + j·vs.
-  void (*accumulate)(float* o, float c, const float* p, int64_t n, const float* v, int64_t vs, int64_t Dv);
-  // dst[r·n + i] = decode(src[r·st + i]) for r < rows, i < n: f16 (kind 1) or bf16 (kind 2) keys/values
-  // widened exactly, one block at a time, into the task's scratch.
+  // o = o·c + Σ_j p[j]·v_j over Dv elements; value j at element j·vs of v, decoded like the keys.
+  void (*accumulate)(float* o, float c, const float* p, int64_t n, const void* v, int64_t vs, int kind, int64_t Dv);
+  // dst[r·n + i] = decode(src[r·st + i]) for r < rows, i < n (kind 1 or 2): tasks with several query rows
+  // widen each key/value block once instead of decoding it once per row.
   void (*widen)(float* dst, const uint16_t* src, int64_t st, int64_t rows, int64_t n, int kind);
 };
 
@@ -25,5 +27,8 @@ struct AttnLoops {
 // ([B, Tk] u8), then the storage of k and v (0 f32, 1 f16, 2 bf16); buffers [out, q, k, v, mask (any array
 // when absent)]. The last dim of q, k, v and out must have stride 1. q and out are f32.
 void attention_with(const Args& a, const AttnLoops& f);
+
+// The AVX2 loops (attention_avx2.cc), for the AVX-512 file to reuse the ones it does not replace.
+const AttnLoops& attention_loops_avx2();
 
 }  // namespace llava

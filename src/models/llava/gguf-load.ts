@@ -240,6 +240,14 @@ export function ggufModelName(p: string): string | null {
   return name?.type === 'string' && name.value !== '' ? name.value : path.basename(files.text, '.gguf');
 }
 
+/** The text GGUF's `tokenizer.chat_template` of a GGUF model path (header only), or undefined. */
+export function ggufChatTemplate(p: string): string | undefined {
+  const files = ggufTextFile(p);
+  if (!files) return undefined;
+  const t = openGguf(files.text, { mmap: false }).metadata.get('tokenizer.chat_template');
+  return t?.type === 'string' && t.value !== '' ? t.value : undefined;
+}
+
 /** Image size and normalization constants of an mmproj file (header only). */
 export function mmprojImageSettings(mmproj: string): { imageSize: number; mean: number[]; std: number[] } {
   const src = openGguf(mmproj, { mmap: false });

@@ -99,8 +99,13 @@ const f32 = (value: number): GgufValue => ({ type: 'f32', value });
 const str = (value: string): GgufValue => ({ type: 'string', value });
 const bool = (value: boolean): GgufValue => ({ type: 'bool', value });
 
-/** Metadata of a text GGUF (llama architecture), tokenizer included when given. */
-export function llamaMetadata(cfg: LlamaConfig, name: string, scheme: QuantScheme, tok: GgufTokenizerData | null): [string, GgufValue][] {
+/**
+ * Metadata of a text GGUF (llama architecture), tokenizer included when given, and the model's Jinja chat
+ * template as `tokenizer.chat_template` when it has one (llama.cpp picks its chat format from it).
+ */
+export function llamaMetadata(
+  cfg: LlamaConfig, name: string, scheme: QuantScheme, tok: GgufTokenizerData | null, chatTemplate?: string,
+): [string, GgufValue][] {
   const out: [string, GgufValue][] = [
     ['general.architecture', str('llama')],
     ['general.type', str('model')],
@@ -138,6 +143,7 @@ export function llamaMetadata(cfg: LlamaConfig, name: string, scheme: QuantSchem
     if (tok.addSpacePrefix === false) out.push(['tokenizer.ggml.add_space_prefix', bool(false)]);
     if (tok.removeExtraWhitespaces === true) out.push(['tokenizer.ggml.remove_extra_whitespaces', bool(true)]);
   }
+  if (chatTemplate !== undefined) out.push(['tokenizer.chat_template', str(chatTemplate)]);
   return out;
 }
 

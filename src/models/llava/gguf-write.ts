@@ -31,6 +31,8 @@ export interface LlavaGgufRequest {
   /** `general.name`. */
   name: string;
   tokenizer: GgufTokenizerData | null;
+  /** The source's Jinja chat template, if any (stored as `tokenizer.chat_template`). */
+  chatTemplate?: string;
   /** Tokenizer `legacy` flag to keep in the folder config. */
   legacy?: boolean;
   /** Image normalization constants (written to the mmproj file). */
@@ -116,7 +118,7 @@ export async function writeLlavaGguf(req: LlavaGgufRequest): Promise<LlavaGgufRe
 
   const textFile = path.join(req.outDir, `model-${req.scheme}.gguf`);
   const mmFile = path.join(req.outDir, `mmproj-${req.mmprojScheme}.gguf`);
-  await writeGguf(textFile, llamaMetadata(cfg.text, req.name, req.scheme, req.tokenizer), textPlans, {
+  await writeGguf(textFile, llamaMetadata(cfg.text, req.name, req.scheme, req.tokenizer, req.chatTemplate), textPlans, {
     onTensor: (d, n, name) => req.onProgress?.('text', d, n, name),
   });
   await writeGguf(mmFile, mmprojMetadata(cfg, req.name, req.mmprojScheme, req.mean, req.std), mmPlans, {

@@ -35,10 +35,10 @@ export function templateNameForModel(modelName: string): string {
   return 'llava_v0';
 }
 
-function named(name: string, modelDir?: string): ChatTemplate {
+function named(name: string, modelDir?: string, embedded?: string): ChatTemplate {
   if (name === 'hf') {
-    const source = modelDir ? readChatTemplate(modelDir) : undefined;
-    if (source === undefined) throw new Error(`template 'hf' needs a model folder with a chat template${modelDir ? ` ('${modelDir}' has none)` : ''}`);
+    const source = (modelDir ? readChatTemplate(modelDir) : undefined) ?? embedded;
+    if (source === undefined) throw new Error(`template 'hf' needs a model with a chat template (its folder's, or a GGUF's tokenizer.chat_template)${modelDir ? ` ('${modelDir}' has none)` : ''}`);
     return { kind: 'hf', name: 'hf', source };
   }
   const template = getTemplate(name);
@@ -46,13 +46,14 @@ function named(name: string, modelDir?: string): ChatTemplate {
   return { kind: 'llava', name: template.name, template };
 }
 
-/** The template for a model: explicit name, else the folder's chat template, else the name rule. */
-export function selectTemplate(opts: { name?: string; modelDir?: string; modelName?: string }): ChatTemplate {
-  if (opts.name) return named(opts.name, opts.modelDir);
-  if (opts.modelDir) {
-    const source = readChatTemplate(opts.modelDir);
-    if (source !== undefined) return { kind: 'hf', name: 'hf', source };
-  }
+/**
+ * The template for a model: explicit name, else the folder's chat template, else one embedded in the model
+ * file (a GGUF's `tokenizer.chat_template`), else the name rule. "hf" also accepts the embedded one.
+ */
+export function selectTemplate(opts: { name?: string; modelDir?: string; modelName?: string; embedded?: string }): ChatTemplate {
+  if (opts.name) return named(opts.name, opts.modelDir, opts.embedded);
+  const source = (opts.modelDir ? readChatTemplate(opts.modelDir) : undefined) ?? opts.embedded;
+  if (source !== undefined) return { kind: 'hf', name: 'hf', source };
   const modelName = opts.modelName ?? (opts.modelDir ? modelNameFromPath(path.resolve(opts.modelDir)) : '');
   return named(templateNameForModel(modelName));
 }

@@ -95,6 +95,15 @@ function floatRows(dtype: DType): OpCase[] {
         return withGrads(scaledDotProductAttention(q!, k!, v!, { causal: true, keyMask }), [q!, k!, v!], 41);
       },
     },
+    {
+      // Two tasks (batch 2 × one GQA pair) split their 1000 keys into chunks [0, 384), [384, 768), [768, 1000):
+      // batch 0 masks the middle chunk wholly, batch 1 masks every key (zeros after the merge).
+      op: 'scaledDotProductAttention', dtype, name: 'decode T = 1 split into key chunks: GQA 2:1 over 1000 positions, masked chunk, no visible key', atol: 2e-5, nativeKernels: nk('attention'),
+      run: () => {
+        const keyMask = tensor([Array.from({ length: 1000 }, (_, j) => (j >= 384 && j < 768 ? 0 : 1)), Array.from({ length: 1000 }, () => 0)], { dtype: 'bool' });
+        return scaledDotProductAttention(stored([2, 2, 1, 32], 70, dtype), stored([2, 1, 1000, 32], 71, dtype), stored([2, 1, 1000, 32], 72, dtype), { causal: true, keyMask });
+      },
+    },
     { op: 'crossEntropy', dtype, name: 'logits [3, 5, 11] with ignored targets', nativeKernels: nk('crossEntropy'), run: () => crossEntropy(stored([3, 5, 11], 42, dtype, 3), ids([[1, -100, 10, 0, 4], [5, 5, 5, -100, 2], [9, 8, 7, 6, 3]])) },
     { op: 'crossEntropy', dtype, name: "size 1 vocabulary, reduction 'none'", nativeKernels: nk('crossEntropy'), run: () => crossEntropy(stored([4, 1], 43, dtype), ids([0, 0, -100, 0]), { reduction: 'none' }) },
     {
@@ -155,6 +164,19 @@ const halfAttentionRows = (['f16', 'bf16'] as DType[]).flatMap((dtype): OpCase[]
         const keyMask = tensor([Array.from({ length: 67 }, (_, j) => (j < 4 ? 0 : 1))], { dtype: 'bool' });
         return scaledDotProductAttention(stored([1, 2, 7, 40], 60, 'f32'), cacheView(61, 2, 67, 40), cacheView(62, 2, 67, 40), { causal: true, keyMask });
       },
+    },
+    {
+      op: 'scaledDotProductAttention', dtype, name: 'decode T = 1 split into key chunks over 1000 of 2048 cache positions, odd dims D 20, Dv 12, masked chunk', atol: 2e-5, nativeKernels: ['attention'],
+      run: () => {
+        const keyMask = tensor([Array.from({ length: 1000 }, (_, j) => (j >= 384 && j < 768 ? 0 : 1))], { dtype: 'bool' });
+        const view = (seed: number, D: number) => stored([1, 1, 2048, D], seed, dtype).narrow(2, 0, 1000);
+        return scaledDotProductAttention(stored([1, 2, 1, 20], 73, 'f32'), view(74, 20), view(75, 12), { causal: true, keyMask });
+      },
+    },
+    {
+      // 4 heads × 3 queries make one 12-row task (blocks widened once), split into key chunks at 320 and 640.
+      op: 'scaledDotProductAttention', dtype, name: 'Tq 3 after 897 cached, GQA 4:1 in one task split into key chunks, D 33, Dv 17', atol: 2e-5, nativeKernels: ['attention'],
+      run: () => scaledDotProductAttention(stored([1, 4, 3, 33], 76, 'f32'), stored([1, 1, 900, 33], 77, dtype), stored([1, 1, 900, 17], 78, dtype), { causal: true }),
     },
     {
       op: 'scaledDotProductAttention', dtype, name: 'forward and backward to q (frozen k, v), GQA causal', atol: 2e-5, nativeKernels: ['attention'],
