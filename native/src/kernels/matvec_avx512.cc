@@ -6,7 +6,7 @@
 // One activation row: one weight row at a time, 16 values per step (vcvtph2ps zmm / bf16 shift), U
 // independent accumulators, software prefetch a few KiB ahead in the row stream (the hardware prefetcher
 // alone leaves DRAM idle between its requests), masked loads for the ragged end of K. More activation rows:
-// tiles of R weight rows × MT activation rows used while the tile is in L1.
+// tiles of R weight rows × MT activation rows used while the tile is in L1, prefetching the next R rows.
 //
 // Not here: argument parsing and the scalar/naive variants (matvec.cc).
 #include "../simd.h"
@@ -50,8 +50,8 @@ inline __m512 load_w(const void* w, int64_t o) {
 }
 
 template <int WT>
-inline void prefetch_row(const void* w, int64_t o, int64_t bytes) {
-  const char* p = static_cast<const char*>(w) + o * esize<WT>() + kPrefetch;
+inline void prefetch_row(const void* w, int64_t o, int64_t ahead, int64_t bytes) {
+  const char* p = static_cast<const char*>(w) + o * esize<WT>() + ahead;
   for (int64_t l = 0; l < bytes; l += 64) _mm_prefetch(p + l, _MM_HINT_T0);
 }
 
@@ -65,8 +65,11 @@ void tile(const FLinear& f, int64_t n0, int64_t m0) {
   const int64_t K = f.K, kstep = 16 * U, kmain = K - K % kstep;
   const int64_t wb = n0 * f.ws;
   const float* x = f.x + m0 * f.xs;
+  // One row: a fixed distance ahead in its stream. R rows side by side: the same place in the next R rows,
+  // since a fixed distance would mostly land in the rows being walked already.
+  const int64_t ahead = R == 1 ? kPrefetch : R * f.ws * esize<WT>();
   for (int64_t k = 0; k < kmain; k += kstep) {
-    for (int r = 0; r < R; r++) prefetch_row<WT>(f.w, wb + r * f.ws + k, kstep * esize<WT>());
+    for (int r = 0; r < R; r++) prefetch_row<WT>(f.w, wb + r * f.ws + k, ahead, kstep * esize<WT>());
     for (int u = 0; u < U; u++) {
       __m512 xv[MT];
       for (int j = 0; j < MT; j++) xv[j] = _mm512_loadu_ps(x + j * f.xs + k + 16 * u);

@@ -8,12 +8,12 @@
 // each thread first repacks a chunk of its activation rows (scales dropped; q4_0 as low/high halves of 4
 // blocks) into a per-thread buffer.
 //
-// Per tile and chunk: each weight row is walked once front to back (one sequential stream, with software
-// prefetch ahead), storing per group the 16 partial sums and the 4 f16 scales; then per quad of rows the
-// partial sums are reduced to exact block sums (lanes: 4 blocks × 4 rows), turned into the specification's
-// f32 terms (dx·dw)·isum, and finally the 4 quads are transposed so that lanes = the 16 rows and the terms
-// are added block by block in order: acc = acc + term, no FMA. Between K chunks (K > 512 blocks) the
-// accumulators wait in the output row (an exact f32 round trip); the bias is added last, as in the spec.
+// Per tile and chunk, the 4 rows of each quad are walked side by side, group by group (software prefetch
+// one quad ahead): their partial sums are reduced in registers to exact block sums (lanes: 4 blocks × 4
+// rows), their scales gathered into the same lane order, and the specification's f32 terms (dx·dw)·isum
+// stored; then the 4 quads' terms are transposed so that lanes = the 16 rows and added block by block in
+// order: acc = acc + term, no FMA. Between K chunks (K > 512 blocks) the accumulators wait in the output
+// row (an exact f32 round trip); the bias is added last, as in the spec.
 //
 // Not here: argument parsing and quantization of activations (quant.cc, quant_avx2.cc), the blocked GEMM.
 #include <cstring>
@@ -38,7 +38,6 @@ constexpr int TR = 16;               // weight rows per tile
 constexpr int KB = 512;              // blocks per K chunk
 constexpr int KG = KB / 4;           // groups per chunk
 constexpr int MX = 8;                // activation rows repacked at once
-constexpr int64_t kPrefetch = 4096;  // bytes ahead in the row stream
 
 // Per thread, allocated once per thread (thread_local): no allocation per call, and too large for the
 // stacks of JS worker threads.
@@ -148,16 +147,18 @@ inline void quad_group(const uint8_t* const* wb, const uint8_t* xg, const float*
 // last group is copied into zeroed local buffers first so nothing past a row is read.
 template <int WT>
 inline void quad_pass(const QLinear& q, const uint8_t* const* row, int64_t m, int64_t b0, int64_t nbc, int qd, Buf& buf, const uint8_t (*xg)[128]) {
-  const int64_t bb = wbytes<WT>(), full = nbc / 4;
+  const int64_t bb = wbytes<WT>(), full = nbc / 4, ahead = 4 * q.wrow;
   const float* dx = q.dx + m * q.nbp + b0;
   const int32_t* xs8 = q.xs8 + m * q.nbp + b0;
   for (int64_t g = 0; g < full; g++) {
     const uint8_t* wb[4];
     for (int r = 0; r < 4; r++) {
       wb[r] = row[r] + 4 * g * bb;
-      // The hardware prefetcher alone leaves DRAM idle while a group computes; a prefetch is only a
-      // hint, so running past the end of the matrix is harmless.
-      for (int64_t l = 0; l < 4 * bb; l += 64) _mm_prefetch(reinterpret_cast<const char*>(wb[r] + kPrefetch + l), _MM_HINT_T0);
+      // The same place in the next quad's rows (the band's rows are contiguous, so after a tile's last
+      // quad that is the next tile): a fixed distance ahead within the row would mostly land in the rows
+      // being walked already, and the hardware prefetcher alone leaves DRAM idle while a group computes.
+      // A prefetch is only a hint: past the end of the matrix it does nothing.
+      for (int64_t l = 0; l < 4 * bb; l += 64) _mm_prefetch(reinterpret_cast<const char*>(wb[r] + ahead + l), _MM_HINT_T0);
     }
     quad_group<WT>(wb, xg[g], dx + 4 * g, xs8 + 4 * g, buf.term[qd][g]);
   }
