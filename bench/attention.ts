@@ -16,12 +16,7 @@ import { attentionCall } from '../src/backends/native/nn.js';
 import { fastNativeIsas, runKernel, setNativeIsa, type IsaLevel } from '../src/backends/native/addon.js';
 import type { KernelCall } from '../src/backends/native/elementwise.js';
 import { Tensor, narrow, type DType } from '../src/index.js';
-import { lcgValues, median, nowMs, printTable, setThreads } from './util.js';
-
-function arg(args: string[], name: string, def: string): string {
-  const i = args.indexOf(name);
-  return i >= 0 && args[i + 1] !== undefined ? args[i + 1]! : def;
-}
+import { arg, lcgValues, median, nowMs, printTable, setThreads } from './util.js';
 
 interface Shape { Hq: number; Hkv: number; Tq: number }
 

@@ -19,7 +19,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { LoadModelOptions } from '../src/index.js';
 import { ensureLlava7b } from './llava7b.js';
-import { median, printTable } from './util.js';
+import { arg, median, printTable } from './util.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const TINY = path.join(ROOT, 'assets', 'tiny-llava-1.5-hf');
@@ -32,11 +32,6 @@ interface RowResult {
   prompt_positions: number;
   context_length: number;
   peak_rss_mb: number;
-}
-
-function arg(args: string[], name: string, def: string): string {
-  const i = args.indexOf(name);
-  return i >= 0 && args[i + 1] !== undefined ? args[i + 1]! : def;
 }
 
 function runRow(dir: string, loadOptions: LoadModelOptions, newTokens: number): RowResult {

@@ -18,7 +18,7 @@ import { MemoryWeightSource } from '../src/io/source.js';
 import { normalizeClipVisionConfig, CLIP_VISION_DEFAULTS } from '../src/models/clip/config.js';
 import { ClipVisionTower } from '../src/models/clip/vision.js';
 import { describeTorch, LoadMeter, startTorch } from './torch.js';
-import { median, nowMs, printTable, setThreads } from './util.js';
+import { arg, median, nowMs, printTable, setThreads } from './util.js';
 
 const L14_336 = { ...CLIP_VISION_DEFAULTS, hidden_size: 1024, intermediate_size: 4096, num_hidden_layers: 24, num_attention_heads: 16, image_size: 336, patch_size: 14, projection_dim: 768 };
 
@@ -57,11 +57,6 @@ def handle(q):
         return {'ok': True}
     return {'seconds': median_seconds(lambda: _encode(_model), q['reps'])}
 `;
-
-function arg(args: string[], name: string, def: string): string {
-  const i = args.indexOf(name);
-  return i >= 0 && args[i + 1] !== undefined ? args[i + 1]! : def;
-}
 
 /** A tower with random weights of the given shape (scale 0.02, as CLIP's init), in `dtype`. */
 function randomTower(layers: number, dtype: 'f32' | 'f16'): ClipVisionTower {

@@ -21,7 +21,7 @@ import { Tensor, type DType } from '../src/index.js';
 import { smallMLinear } from '../src/backends/native/quant.js';
 import { nativeIsa, setNativeIsa, type IsaLevel } from '../src/backends/native/addon.js';
 import { llamaHarness, runLlama, type LlamaIsa } from './llamacpp.js';
-import { lcgValues, median, nowMs, printTable, probeBandwidth, setThreads, weightMatrix } from './util.js';
+import { arg, lcgValues, median, nowMs, printTable, probeBandwidth, setThreads, weightMatrix } from './util.js';
 
 interface Row {
   n: number;
@@ -32,11 +32,6 @@ interface Row {
   us: number;
   gbs: number;
   llamacpp_us: number | null;
-}
-
-function arg(args: string[], name: string, def: string): string {
-  const i = args.indexOf(name);
-  return i >= 0 && args[i + 1] !== undefined ? args[i + 1]! : def;
 }
 
 function l3Bytes(): number {

@@ -27,16 +27,11 @@ import { loadLlava } from '../src/models/llava/load.js';
 import { LlamaForCausalLM } from '../src/models/llama/model.js';
 import { Rng } from '../src/engine/random.js';
 import { writeRandomLlava } from './llava7b.js';
-import { median, nowMs, printTable, probeBandwidth, setThreads } from './util.js';
+import { arg, median, nowMs, printTable, probeBandwidth, setThreads } from './util.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const THREADS = 2;
 export type Scheme = 'f16' | 'q8_0' | 'q4_0';
-
-function arg(args: string[], name: string, def: string): string {
-  const i = args.indexOf(name);
-  return i >= 0 && args[i + 1] !== undefined ? args[i + 1]! : def;
-}
 
 /** The source folder and one quantize folder per scheme under `dir` (made when missing). */
 export async function ensureModels(dir: string, layers: number, schemes: Scheme[]): Promise<Map<Scheme, string>> {

@@ -17,40 +17,18 @@ import { activeBackend } from '../src/engine/backend.js';
 import { setNativeIsa, type IsaLevel } from '../src/backends/native/addon.js';
 import { loadLlava } from '../src/models/llava/load.js';
 import { ensureModels, promptIds, type Scheme } from './llm.js';
-import { median, nowMs, printTable, setThreads } from './util.js';
+import { timeKernels } from './kernel-timer.js';
+import { arg, median, nowMs, printTable, setThreads } from './util.js';
 
 const THREADS = 2;
 
-function arg(args: string[], name: string, def: string): string {
-  const i = args.indexOf(name);
-  return i >= 0 && args[i + 1] !== undefined ? args[i + 1]! : def;
-}
-
-/** A kernel call's label: linear/matmul by their tensor arguments' dtypes and shapes, the rest by name. */
-function label(name: string, a: unknown[]): string {
-  if (name !== 'linear' && name !== 'matmul') return name;
-  const ts = a.filter((t): t is Tensor => typeof t === 'object' && t !== null && 'dtype' in t && 'shape' in t);
-  return `${name} ${ts.slice(1).map((t) => `${t.dtype}[${t.shape.join('x')}]`).join(' · ')}`;
-}
-
 /** Runs `fn` with every kernel of the active backend timed into `into` (ms per label). */
 function timedKernels(into: Map<string, number>, fn: () => void): void {
-  const kernels = activeBackend().kernels as Record<string, unknown>;
-  const saved = new Map(Object.entries(kernels));
-  for (const [name, k] of saved) {
-    if (typeof k !== 'function') continue;
-    kernels[name] = (...a: unknown[]) => {
-      const t0 = nowMs();
-      const r = (k as (...x: unknown[]) => unknown)(...a);
-      const key = label(name, a);
-      into.set(key, (into.get(key) ?? 0) + nowMs() - t0);
-      return r;
-    };
-  }
+  const restore = timeKernels(activeBackend().kernels, (key, ms) => into.set(key, (into.get(key) ?? 0) + ms));
   try {
     fn();
   } finally {
-    for (const [name, k] of saved) kernels[name] = k;
+    restore();
   }
 }
 

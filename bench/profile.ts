@@ -19,14 +19,10 @@ import type { Tensor } from '../src/engine/tensor.js';
 import { generateTokens } from '../src/generate/core.js';
 import { pixelValuesFor } from '../src/generate/images.js';
 import { loadLlava } from '../src/models/llava/load.js';
-import { printTable } from './util.js';
+import { timeKernels } from './kernel-timer.js';
+import { arg, printTable } from './util.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
-
-function arg(args: string[], name: string, def: string): string {
-  const i = args.indexOf(name);
-  return i >= 0 && args[i + 1] !== undefined ? args[i + 1]! : def;
-}
 
 interface Phase { ms: number; kernels: Map<string, { ms: number; calls: number }>; minflt: number; majflt: number }
 
@@ -36,36 +32,13 @@ function newPhase(): Phase {
   return { ms: 0, kernels: new Map(), minflt: 0, majflt: 0 };
 }
 
-/** A label for a kernel call: linear by weight dtype and shape and activation rows, attention by key length. */
-function label(prefix: string, name: string, args: unknown[]): string {
-  const t = (i: number) => args[i] as Tensor;
-  if (name === 'linear') {
-    const x = t(1), w = t(2);
-    return `${prefix}linear ${w.dtype} ${w.shape.join('x')}${x.shape[0] === 1 && x.numel === x.shape[x.ndim - 1] ? ' (1 row)' : ''}`;
-  }
-  if (name === 'attention') return `${prefix}attention ${t(2).dtype} k/v, Tq ${t(1).shape[2] === 1 ? 1 : '>1'}`;
-  if (name === 'unary' || name === 'binary' || name === 'compare' || name === 'reduce') return `${prefix}${name} ${String(args[0])}`;
-  if (name === 'copy') return `${prefix}copy ${t(1).dtype}→${t(0).dtype}`;
-  return `${prefix}${name}`;
-}
-
-function wrap(kernels: Record<string, unknown>, prefix: string): void {
-  for (const [name, fn] of Object.entries(kernels)) {
-    if (typeof fn !== 'function') continue;
-    kernels[name] = (...args: unknown[]) => {
-      const t0 = performance.now();
-      const r = (fn as (...a: unknown[]) => unknown)(...args);
-      const ms = performance.now() - t0;
-      if (current) {
-        const key = label(prefix, name, args);
-        const e = current.kernels.get(key) ?? { ms: 0, calls: 0 };
-        e.ms += ms;
-        e.calls++;
-        current.kernels.set(key, e);
-      }
-      return r;
-    };
-  }
+/** Adds a kernel call to the current phase. */
+function record(key: string, ms: number): void {
+  if (!current) return;
+  const e = current.kernels.get(key) ?? { ms: 0, calls: 0 };
+  e.ms += ms;
+  e.calls++;
+  current.kernels.set(key, e);
 }
 
 function faults(): { minflt: number; majflt: number } {
@@ -81,8 +54,8 @@ export async function run(args: string[]): Promise<void> {
   const image = arg(args, '--image', path.join(ROOT, 'assets', 'tiny-llava-1.5-hf', 'image.png'));
   process.stdout.write(`# profile of ${dir}: ${os.cpus().length} cores, load average ${os.loadavg().map((x) => x.toFixed(2)).join(' ')}; ` +
     `${newTokens} new tokens, ${cacheDtype} cache for ${context} positions\n`);
-  wrap(activeBackend().kernels as unknown as Record<string, unknown>, '');
-  wrap(referenceBackend().kernels as unknown as Record<string, unknown>, 'ts fallback: ');
+  timeKernels(activeBackend().kernels, record);
+  timeKernels(referenceBackend().kernels, record, 'ts fallback: ');
 
   const phases = new Map<string, Phase>();
   let mark = performance.now();

@@ -27,7 +27,7 @@ import { quantLinear } from '../src/backends/native/quant.js';
 import { setNativeIsa, type IsaLevel } from '../src/backends/native/addon.js';
 import { Tensor, type DType } from '../src/index.js';
 import { llamaHarness, type LlamaIsa } from './llamacpp.js';
-import { lcgValues, median, nowMs, printTable, setThreads, timeMedian, weightMatrix } from './util.js';
+import { arg, lcgValues, median, nowMs, printTable, setThreads, timeMedian, weightMatrix } from './util.js';
 
 interface Row {
   m: number;
@@ -44,11 +44,6 @@ interface Row {
   /** Median over rounds of (ours / ggml) within each round. */
   ratio: Partial<Record<LlamaIsa, number>>;
   llamacpp_mode: string | null;
-}
-
-function arg(args: string[], name: string, def: string): string {
-  const i = args.indexOf(name);
-  return i >= 0 && args[i + 1] !== undefined ? args[i + 1]! : def;
 }
 
 /** Median ms of our linear; `gemmMinRows` ≥ 0 calls the quantized kernel with that GEMM threshold. */

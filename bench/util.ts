@@ -6,6 +6,12 @@ import { loadAddon, runKernel } from '../src/backends/native/addon.js';
 import { quantKernels } from '../src/backends/native/quant.js';
 import { Tensor, tensor, type DType } from '../src/index.js';
 
+/** The value after flag `name` in a bench's arguments, or `def`. */
+export function arg(args: string[], name: string, def: string): string {
+  const i = args.indexOf(name);
+  return i >= 0 && args[i + 1] !== undefined ? args[i + 1]! : def;
+}
+
 export function nowMs(): number {
   return performance.now();
 }
