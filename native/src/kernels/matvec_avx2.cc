@@ -80,8 +80,6 @@ void tile(const FLinear& f, int64_t n0, int64_t m0) {
 }
 
 // Rows [n_begin, n_end) for all activation rows: R weight rows at a time, each tile of rows used for
-// every activation row (4 at a time) while it is in L1, so the weights stream from memory once.
-// Rows [n_begin, n_end) for all activation rows: R weight rows at a time, each tile of rows used for
 // every activation row (MT at a time) while it is in L1, so the weights stream from memory once.
 template <int WT, int R, int MT, int U>
 void band(const FLinear& f, int64_t n_begin, int64_t n_end) {

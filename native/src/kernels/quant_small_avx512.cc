@@ -23,12 +23,6 @@
 #include "quant_avx512.h"
 
 #if LLAVA_HAVE_AVX2
-#if defined(__GNUC__) && !defined(__clang__)
-// GCC 12's AVX-512 headers fill unused upper lanes from _mm512_undefined_*(), which its own flow analysis
-// then reports as uninitialized in the 512-bit casts and conversions used here.
-#pragma GCC diagnostic ignored "-Wuninitialized"
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#endif
 LLAVA_AVX512_BEGIN
 namespace {
 
