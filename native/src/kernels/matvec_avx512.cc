@@ -92,45 +92,8 @@ void tile(const FLinear& f, int64_t n0, int64_t m0) {
   }
 }
 
-// Rows [n_begin, n_end) for all activation rows: R weight rows at a time, each tile of rows used for every
-// activation row (MT at a time) while it is in L1, so the weights stream from memory once.
-template <int WT, int R, int MT, int U>
-void band(const FLinear& f, int64_t n_begin, int64_t n_end) {
-  int64_t n = n_begin;
-  for (; n + R <= n_end; n += R) {
-    int64_t m0 = 0;
-    for (; m0 + MT <= f.M; m0 += MT) tile<WT, R, MT, U>(f, n, m0);
-    for (; m0 < f.M; m0++) tile<WT, R, 1, U>(f, n, m0);
-  }
-  for (; n < n_end; n++) {
-    for (int64_t m0 = 0; m0 < f.M; m0++) tile<WT, 1, 1, 4>(f, n, m0);
-  }
-}
-
-template <int WT>
-void run_band(const FLinear& f, int64_t b, int64_t e) {
-  if (f.M == 1) band<WT, 1, 1, 4>(f, b, e);
-  else band<WT, 4, 2, 1>(f, b, e);
-}
-
-struct FCtx {
-  const FLinear* f;
-};
-
-void band_job(void* c, int tid, int nt) {
-  const FLinear& f = *static_cast<FCtx*>(c)->f;
-  // Bands are multiples of 8 rows so that only the last one has a ragged end.
-  int64_t b, e;
-  llava::split_range((f.N + 7) / 8, nt, tid, &b, &e);
-  b *= 8;
-  e = e * 8 < f.N ? e * 8 : f.N;
-  if (b >= e) return;
-  switch (f.wtype) {
-    case W_F32: run_band<W_F32>(f, b, e); break;
-    case W_F16: run_band<W_F16>(f, b, e); break;
-    default: run_band<W_BF16>(f, b, e); break;
-  }
-}
+constexpr int ONE_ROW_U = 4;
+#include "matvec_bands.inc"
 
 void small_m_linear_avx512(const llava::Args& a) {
   const FLinear f = parse_small_m_linear(a);
