@@ -129,7 +129,8 @@ async function openPeer(): Promise<Peer | string> {
             if (n === 0) t1 = nowMs();
             if (n++ === decode) break;
           }
-          return { prefillS: (t1 - t0) / 1000, decodeS: (nowMs() - t1) / 1000, decoded: decode };
+          // n − 1 tokens followed the first; fewer than asked when llama.cpp ended the sequence itself.
+          return { prefillS: (t1 - t0) / 1000, decodeS: (nowMs() - t1) / 1000, decoded: Math.min(n - 1, decode) };
         },
         async dispose() {
           await context.dispose();
@@ -179,7 +180,8 @@ export async function run(args: string[]): Promise<void> {
         if (theirsModel) row.theirs.push(await theirsModel.run(ids, decode));
         const o = row.ours[r]!, t = row.theirs[r];
         process.stdout.write(`  ${s} round ${r + 1}: ours prefill ${(promptLen / o.prefillS).toFixed(1)} tok/s, decode ${(decode / o.decodeS).toFixed(2)} tok/s` +
-          (t ? `; llama.cpp prefill ${(promptLen / t.prefillS).toFixed(1)}, decode ${(decode / t.decodeS).toFixed(2)}` : '') + '\n');
+          (t ? `; llama.cpp prefill ${(promptLen / t.prefillS).toFixed(1)}, decode ${(t.decoded / t.decodeS).toFixed(2)}` +
+            (t.decoded < decode ? ` (it stopped after ${t.decoded} of ${decode} tokens)` : '') : '') + '\n');
       }
       await theirsModel?.dispose();
       rows.push(row);
