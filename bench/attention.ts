@@ -16,7 +16,7 @@ import { attentionCall } from '../src/backends/native/nn.js';
 import { fastNativeIsas, runKernel, setNativeIsa, type IsaLevel } from '../src/backends/native/addon.js';
 import type { KernelCall } from '../src/backends/native/elementwise.js';
 import { Tensor, narrow, type DType } from '../src/index.js';
-import { arg, lcgValues, median, nowMs, printTable, setThreads } from './util.js';
+import { arg, lcgValues, median, medianPassUs, printTable, setThreads } from './util.js';
 
 interface Shape { Hq: number; Hkv: number; Tq: number }
 
@@ -41,17 +41,7 @@ function calls(kind: DType, shape: Shape, past: number, layers: number): { calls
 
 /** Median µs per call over `reps` passes through all calls (after one warm-up pass). */
 function timePass(list: KernelCall[], reps: number): number {
-  const pass = () => {
-    for (const c of list) runKernel(c.name, c.arrays, c.params);
-  };
-  pass();
-  const us: number[] = [];
-  for (let i = 0; i < reps; i++) {
-    const t0 = nowMs();
-    pass();
-    us.push(((nowMs() - t0) * 1000) / list.length);
-  }
-  return median(us);
+  return medianPassUs(list, reps, (c) => runKernel(c.name, c.arrays, c.params));
 }
 
 export async function run(args: string[]): Promise<void> {

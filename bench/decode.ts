@@ -21,7 +21,7 @@ import { Tensor, type DType } from '../src/index.js';
 import { smallMLinear } from '../src/backends/native/quant.js';
 import { nativeIsa, setNativeIsa, type IsaLevel } from '../src/backends/native/addon.js';
 import { llamaHarness, runLlama, type LlamaIsa } from './llamacpp.js';
-import { arg, lcgValues, median, nowMs, printTable, probeBandwidth, setThreads, weightMatrix } from './util.js';
+import { arg, lcgValues, median, medianPassUs, printTable, probeBandwidth, setThreads, weightMatrix } from './util.js';
 
 interface Row {
   n: number;
@@ -44,20 +44,10 @@ function l3Bytes(): number {
 
 /** Median µs per matrix over `reps` passes through all of `mats` (after one warm-up pass). */
 function timeOurs(mats: Tensor[], x: Tensor, out: Tensor, reps: number): number {
-  const pass = () => {
-    for (const w of mats) {
-      const r = smallMLinear(out, x, w, null);
-      if (r !== undefined) throw new Error(`decode bench: native linear declined ${w.dtype}: ${String(r)}`);
-    }
-  };
-  pass();
-  const us: number[] = [];
-  for (let i = 0; i < reps; i++) {
-    const t0 = nowMs();
-    pass();
-    us.push(((nowMs() - t0) * 1000) / mats.length);
-  }
-  return median(us);
+  return medianPassUs(mats, reps, (w) => {
+    const r = smallMLinear(out, x, w, null);
+    if (r !== undefined) throw new Error(`decode bench: native linear declined ${w.dtype}: ${String(r)}`);
+  });
 }
 
 export async function run(args: string[]): Promise<void> {

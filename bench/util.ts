@@ -34,6 +34,24 @@ export function timeMedian(fn: () => void, reps = 5, warmup = 1): number {
   return median(ts);
 }
 
+/**
+ * Median µs per item over `reps` timed passes of `call` through all of `items` (after one warm-up pass): the
+ * cycled-working-set timing of the decode and attention benches (enough distinct items to miss the caches).
+ */
+export function medianPassUs<T>(items: readonly T[], reps: number, call: (item: T) => void): number {
+  const pass = () => {
+    for (const it of items) call(it);
+  };
+  pass();
+  const us: number[] = [];
+  for (let i = 0; i < reps; i++) {
+    const t0 = nowMs();
+    pass();
+    us.push(((nowMs() - t0) * 1000) / items.length);
+  }
+  return median(us);
+}
+
 /** Set the native pool size; returns the previous size. */
 export function setThreads(n: number): number {
   const a = loadAddon();
