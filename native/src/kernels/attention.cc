@@ -370,9 +370,9 @@ void attention_with(const Args& a, const AttnLoops& f) {
   float* sbase = scratch.data();
   float* stbase = states.data();
   // Items are claimed one at a time rather than split up front: the cores are shared, and a thread that is
-  // descheduled mid-call then delays the call by one item, not by half of it.
+  // descheduled mid-call then delays the call by one item, not by half of it (nor by its wake-up: claim_each).
   std::atomic<int64_t> next{0};
-  parallel_for(nt, 1, [&](int64_t, int64_t, int tid) {
+  claim_each(nt, [&](int tid) {
     float* s = sbase + scratch_per * tid;
     for (int64_t it = next.fetch_add(1, std::memory_order_relaxed); it < items; it = next.fetch_add(1, std::memory_order_relaxed)) {
       run_item(P, L, f, it / L.chunks, it % L.chunks, s, sf ? stbase + it * sf : nullptr);

@@ -6,7 +6,8 @@
 // while every MR-row panel of Ã streams past. Block sizes are evened out (K = 4100 gives two slices of
 // 2056, not 4096 + 4) so that no slice is a sliver.
 //
-// Threading. Cores are shared with other work, so the split is dynamic rather than fixed halves:
+// Threading. Cores are shared with other work, so the split is dynamic rather than fixed halves (and run with
+// parallel_claim: a worker that has not woken when the work runs out is not waited for):
 //  - One matrix, N wide enough, fewer rows: the threads first pack all of A (M×K, up to kSharedABudget; larger M
 //    goes in blocks of rows) into one shared buffer, then take column chunks of decreasing width from a
 //    shared counter (guided scheduling: big chunks first for efficiency, small ones last, the last few
@@ -323,7 +324,7 @@ void gemm_shared(const Call& x, const MicroOps& ops, const Args& a, int nt, floa
   s.packed.reset(new std::atomic<int64_t>[s.nblocks]);
   s.computed.reset(new std::atomic<int64_t>[s.nblocks]);
   for (int64_t b = 0; b < s.nblocks; b++) s.packed[b] = 0, s.computed[b] = 0;
-  parallel_run(shared_job, &s, nt);
+  parallel_claim(shared_job, &s, nt);
   if (s.failed.load()) a.fail("out of memory for packing buffers");
 }
 
@@ -338,45 +339,29 @@ struct Owned {
   struct Unit {
     int64_t m0, m1, n0, n1;  // C block [m0, m1) × [n0, n1), computed whole (all of K) by sub_gemm
   };
-  std::vector<Unit> unit;                          // thread t's units first, its widest first
-  std::unique_ptr<std::atomic<uint64_t>[]> range;  // per thread: next unit (high half), end (low half)
+  std::vector<Unit> unit;  // thread t's units first, its widest first
+  WorkRanges* range;       // per thread: its run of `unit`
   std::atomic<int> failed{0};
 };
 
-// Takes thread g's front unit (its owner) or back unit (another thread); -1 when none is left.
-int64_t take_unit(Owned& s, int g, bool back) {
-  std::atomic<uint64_t>& r = s.range[g];
-  uint64_t v = r.load(std::memory_order_relaxed);
-  for (;;) {
-    const uint64_t lo = v >> 32, hi = v & 0xffffffffu;
-    if (lo >= hi) return -1;
-    const uint64_t nv = back ? (lo << 32) | (hi - 1) : ((lo + 1) << 32) | hi;
-    if (r.compare_exchange_weak(v, nv, std::memory_order_acq_rel, std::memory_order_relaxed)) {
-      return static_cast<int64_t>(back ? hi - 1 : lo);
-    }
-  }
-}
-
-void owned_job(void* ctx, int tid, int nt) {
+void owned_job(void* ctx, int tid, int) {
   Owned& s = *static_cast<Owned*>(ctx);
   const Call& x = *s.x;
   const size_t esz = b_elem_size(x);
-  for (int step = 0; step < nt; step++) {
-    const int g = (tid + step) % nt;
-    for (int64_t u; (u = take_unit(s, g, step > 0)) >= 0;) {
-      const Owned::Unit& w = s.unit[u];
-      if (!sub_gemm(x, *s.ops, s.C + w.m0 * x.rsC + w.n0 * x.csC, s.A + w.m0 * x.rsA, s.B + w.n0 * x.csB * esz,
-                    x.bias ? x.bias + w.n0 * x.sBias : nullptr, w.m1 - w.m0, w.n1 - w.n0)) {
-        s.failed.store(1);
-      }
+  s.range->run(tid, [&](int64_t u) {
+    const Owned::Unit& w = s.unit[u];
+    if (!sub_gemm(x, *s.ops, s.C + w.m0 * x.rsC + w.n0 * x.csC, s.A + w.m0 * x.rsA, s.B + w.n0 * x.csB * esz,
+                  x.bias ? x.bias + w.n0 * x.sBias : nullptr, w.m1 - w.m0, w.n1 - w.n0)) {
+      s.failed.store(1);
     }
-  }
+  });
 }
 
 void gemm_owned(const Call& x, const MicroOps& ops, const Args& a, int nt, float* C, const float* A, const uint8_t* B) {
   Owned s;
   s.x = &x, s.ops = &ops, s.C = C, s.A = A, s.B = B;
-  s.range.reset(new std::atomic<uint64_t>[nt]);
+  WorkRanges range(nt);
+  s.range = &range;
   const double tail = owned_tail_flops.load(std::memory_order_relaxed);
   const int64_t panels = ceil_div(x.M, ops.mr);
   for (int t = 0; t < nt; t++) {
@@ -402,9 +387,9 @@ void gemm_owned(const Call& x, const MicroOps& ops, const Args& a, int nt, float
       const int64_t step = ceil_div(mpanels, pieces) * ops.mr;
       for (int64_t r0 = m0; r0 < m1; r0 += step) s.unit.push_back({r0, min64(r0 + step, m1), cols[j], cols[j + 1]});
     }
-    s.range[t] = (static_cast<uint64_t>(first) << 32) | static_cast<uint64_t>(s.unit.size());
+    range.set(t, first, static_cast<int64_t>(s.unit.size()));
   }
-  parallel_run(owned_job, &s, nt);
+  parallel_claim(owned_job, &s, nt);
   if (s.failed.load()) a.fail("out of memory for packing buffers");
 }
 
@@ -457,7 +442,7 @@ void run(const Call& x, const MicroOps& ops, const Args& a) {
   // would split 3:2) are better shared.
   if (nt > 1 && x.batches >= 2 * nt && (flops < kBatchWholeFlops || x.batches >= 8 * nt)) {
     Split s{&x, &ops, nullptr, nullptr, nullptr};
-    parallel_run(batch_job, &s, nt);
+    parallel_claim(batch_job, &s, nt);
     if (s.failed.load()) a.fail("out of memory for packing buffers");
     return;
   }

@@ -1,6 +1,6 @@
 // AVX2 small_m_linear (layout in quant_common.h): decode-time linear for a few activation rows with
-// f32/f16/bf16 weights. The weight matrix streams from memory once per call: each thread takes a
-// contiguous band of output rows; a tile of R weight rows is converted 8 values at a time (F16C / bf16
+// f32/f16/bf16 weights. The weight matrix streams from memory once per call: each thread walks
+// a contiguous run of output rows (matvec_bands.inc); a tile of R weight rows is converted 8 values at a time (F16C / bf16
 // shift) and used for MT activation rows with U independent accumulators along k (R·MT·U = 8), for every
 // activation row while the tile is in L1.
 //
@@ -83,10 +83,7 @@ constexpr int ONE_ROW_U = 8;
 #include "matvec_bands.inc"
 
 void small_m_linear_avx2(const llava::Args& a) {
-  const FLinear f = parse_small_m_linear(a);
-  if (f.M == 0 || f.N == 0) return;
-  FCtx ctx{&f};
-  llava::parallel_run(band_job, &ctx, threads_for(f.N * f.K * f.M, 1 << 15));
+  run_small_m_linear(parse_small_m_linear(a));
 }
 
 }  // namespace

@@ -2,7 +2,8 @@
 // f32/f16/bf16 weights, the zmm twin of matvec_avx2.cc. Like it, the results are sums in some order within
 // the f32 summation bound the tests check (no bit-exactness is promised for float weights).
 //
-// The weight matrix streams from memory once per call: each thread takes a contiguous band of output rows.
+// The weight matrix streams from memory once per call: each thread walks a contiguous run of output rows
+// (matvec_bands.inc).
 // One activation row: one weight row at a time, 16 values per step (vcvtph2ps zmm / bf16 shift), U
 // independent accumulators, software prefetch a few KiB ahead in the row stream (the hardware prefetcher
 // alone leaves DRAM idle between its requests), masked loads for the ragged end of K. More activation rows:
@@ -96,10 +97,7 @@ constexpr int ONE_ROW_U = 4;
 #include "matvec_bands.inc"
 
 void small_m_linear_avx512(const llava::Args& a) {
-  const FLinear f = parse_small_m_linear(a);
-  if (f.M == 0 || f.N == 0) return;
-  FCtx ctx{&f};
-  llava::parallel_run(band_job, &ctx, threads_for(f.N * f.K * f.M, 1 << 15));
+  run_small_m_linear(parse_small_m_linear(a));
 }
 
 }  // namespace

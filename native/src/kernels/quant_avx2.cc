@@ -256,6 +256,8 @@ void tile(const QLinear& q, int64_t n0, TileBuf& t) {
 
 struct QLCtx {
   const QLinear* q;
+  llava::WorkRanges* ranges = nullptr;  // dot_job: units of `unit` tiles
+  int64_t unit = 1;
 };
 
 void quantize_x_job(void* c, int tid, int nt) {
@@ -273,15 +275,19 @@ void quantize_x_job(void* c, int tid, int nt) {
   }
 }
 
-void dot_job(void* c, int tid, int nt) {
-  const QLinear& q = *static_cast<QLCtx*>(c)->q;
-  int64_t t0, t1;
-  llava::split_range((q.N + 7) / 8, nt, tid, &t0, &t1);
+// Tiles of 8 rows in units taken through WorkRanges (a late or slower thread is covered by the other).
+void dot_job(void* c, int tid, int) {
+  const QLCtx& x = *static_cast<QLCtx*>(c);
+  const QLinear& q = *x.q;
+  const int64_t tiles = (q.N + 7) / 8;
   TileBuf buf;  // 72 KiB on this thread's stack: no allocation per call
-  for (int64_t t = t0; t < t1; t++) {
-    if (q.wtype == W_Q4_0) tile<W_Q4_0>(q, t * 8, buf);
-    else tile<W_Q8_0>(q, t * 8, buf);
-  }
+  x.ranges->run(tid, [&](int64_t u) {
+    const int64_t t1 = (u + 1) * x.unit < tiles ? (u + 1) * x.unit : tiles;
+    for (int64_t t = u * x.unit; t < t1; t++) {
+      if (q.wtype == W_Q4_0) tile<W_Q4_0>(q, t * 8, buf);
+      else tile<W_Q8_0>(q, t * 8, buf);
+    }
+  });
 }
 
 }  // namespace
@@ -295,8 +301,11 @@ void quantize_activations_avx2(const QLinear& q) {
 }
 
 void quant_tiles_avx2(const QLinear& q) {
-  QLCtx ctx{&q};
-  llava::parallel_run(dot_job, &ctx, threads_for(q.N * q.M * q.K, 1 << 15));
+  const int nt = threads_for(q.N * q.M * q.K, 1 << 15);
+  const int64_t tiles = (q.N + 7) / 8, unit = llava::claim_unit(tiles, nt);
+  llava::WorkRanges ranges((tiles + unit - 1) / unit, nt);
+  QLCtx ctx{&q, &ranges, unit};
+  llava::parallel_claim(dot_job, &ctx, nt);
 }
 
 }  // namespace wq

@@ -188,7 +188,7 @@ bool quant_gemm_avx2(const QLinear& q) {
   GCtx c{&q, nullptr, tg * gs, tg, 0};
   c.bufs = static_cast<uint8_t*>(std::aligned_alloc(32, nt * c.tile));
   if (!c.bufs) return false;
-  llava::parallel_run(gemm_job, &c, nt);
+  llava::parallel_claim(gemm_job, &c, nt);
   std::free(c.bufs);
   return true;
 }

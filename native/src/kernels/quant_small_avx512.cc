@@ -219,6 +219,8 @@ void tile_chunk(const QLinear& q, int64_t n0, int64_t m0, int mx, int64_t b0, in
 
 struct Ctx {
   const QLinear* q;
+  llava::WorkRanges* ranges;  // one chunk (M <= MX, nb <= KB): units of `unit` tiles; else null
+  int64_t unit;
 };
 
 template <int WT>
@@ -234,8 +236,31 @@ void band(const QLinear& q, int64_t t0, int64_t t1) {
   }
 }
 
+// The decode case, one chunk: the activations repacked once per thread (when it takes its first unit), then
+// units of tiles taken through WorkRanges, so a late or slower thread is covered by the other.
+template <int WT>
+void claimed(const QLinear& q, const Ctx& c, int tid) {
+  Buf& buf = tbuf;
+  bool packed = false;
+  const int64_t tiles = (q.N + TR - 1) / TR;
+  c.ranges->run(tid, [&](int64_t u) {
+    if (!packed) {
+      repack_x<WT>(q, 0, static_cast<int>(q.M), 0, q.nb, buf);
+      packed = true;
+    }
+    const int64_t t1 = (u + 1) * c.unit < tiles ? (u + 1) * c.unit : tiles;
+    for (int64_t t = u * c.unit; t < t1; t++) tile_chunk<WT>(q, t * TR, 0, static_cast<int>(q.M), 0, q.nb, buf);
+  });
+}
+
 void small_job(void* c, int tid, int nt) {
-  const QLinear& q = *static_cast<Ctx*>(c)->q;
+  const Ctx& x = *static_cast<Ctx*>(c);
+  const QLinear& q = *x.q;
+  if (x.ranges) {
+    if (q.wtype == W_Q4_0) claimed<W_Q4_0>(q, x, tid);
+    else claimed<W_Q8_0>(q, x, tid);
+    return;
+  }
   int64_t t0, t1;
   llava::split_range((q.N + TR - 1) / TR, nt, tid, &t0, &t1);
   if (q.wtype == W_Q4_0) band<W_Q4_0>(q, t0, t1);
@@ -253,8 +278,16 @@ void quant_small_avx512(const QLinear& q) {
       for (int64_t n = 0; n < q.N; n++) q.out[m * q.os + n] = q.bias ? 0.0f + q.bias[n * q.bs] : 0.0f;
     return;
   }
-  Ctx ctx{&q};
-  llava::parallel_run(small_job, &ctx, threads_for(q.N * q.M * q.K, 1 << 15));
+  const int nt = threads_for(q.N * q.M * q.K, 1 << 15);
+  if (q.M <= MX && q.nb <= KB) {
+    const int64_t tiles = (q.N + TR - 1) / TR, unit = llava::claim_unit(tiles, nt);
+    llava::WorkRanges ranges((tiles + unit - 1) / unit, nt);
+    Ctx ctx{&q, &ranges, unit};
+    llava::parallel_claim(small_job, &ctx, nt);
+    return;
+  }
+  Ctx ctx{&q, nullptr, 0};
+  llava::parallel_run(small_job, &ctx, nt);
 }
 
 }  // namespace wq
