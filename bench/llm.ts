@@ -5,7 +5,8 @@
  * weights from DRAM as the full model does), written once as llava-hf safetensors (with a minimal vision
  * tower) and converted by `llava quantize` to f16, q8_0 and q4_0 GGUF folders under DIR. Each text GGUF is
  * then run by llava-ts (loading the quantize folder as `llava run --model` does) and by llama.cpp through
- * node-llama-cpp@3.21.1 (its prebuilt CPU binaries, the same file) in the same process, 2 threads each:
+ * node-llama-cpp@3.21.1 (its prebuilt CPU binaries, the same file) in a child process of the same run
+ * (bench/llm-peer.ts: the two sides share no allocator, garbage collector or page tables), 2 threads each:
  * prefill of `--prompt` tokens (default 512) to the first generated token, then `--decode` greedy tokens
  * (default 32), both with an f16 KV cache. Ours and llama.cpp alternate round by round (the cores are
  * shared; load drifts); each figure is the median over rounds. Also reported: decode GB/s (bytes of the
@@ -17,7 +18,7 @@
  *
  * Not here: images (bench chat), single-matrix kernels (bench decode, bench qgemm).
  */
-import { spawnSync } from 'node:child_process';
+import { fork, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -26,6 +27,7 @@ import { noGrad, tensor, type Tensor } from '../src/index.js';
 import { loadLlava } from '../src/models/llava/load.js';
 import { LlamaForCausalLM } from '../src/models/llama/model.js';
 import { Rng } from '../src/engine/random.js';
+import type { Timing } from './llm-peer.js';
 import { writeRandomLlava } from './llava7b.js';
 import { arg, median, nowMs, printTable, probeBandwidth, setThreads } from './util.js';
 
@@ -62,7 +64,6 @@ function textGguf(folder: string): string {
   return path.join(folder, cfg.model);
 }
 
-interface Timing { prefillS: number; decodeS: number; decoded: number }
 
 /** Prompt ids: a fixed random draw over ordinary tokens (no BOS/EOS/special ids), the same for both sides. */
 export function promptIds(n: number): number[] {
@@ -94,7 +95,7 @@ class Ours {
   }
 }
 
-// ---- llama.cpp ----
+// ---- llama.cpp (a child process: bench/llm-peer.ts) ----
 
 interface Peer {
   systemInfo: string;
@@ -103,39 +104,39 @@ interface Peer {
 }
 
 async function openPeer(): Promise<Peer | string> {
-  let nlc: typeof import('node-llama-cpp');
+  const child = fork(path.join(ROOT, 'dist', 'bench', 'llm-peer.js'), [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  let failed: string | null = null;
+  const exited = new Promise<void>((resolve) => child.once('exit', (code, signal) => {
+    failed = `the llama.cpp process exited (${signal ?? `code ${code}`})`;
+    resolve();
+  }));
+  // One request at a time: the reply is the next message (or the child's exit).
+  const ask = async (req: object): Promise<Record<string, unknown>> => {
+    if (failed) throw new Error(failed);
+    const reply = new Promise<Record<string, unknown>>((resolve) => child.once('message', (m) => resolve(m as Record<string, unknown>)));
+    child.send(req);
+    const r = await Promise.race([reply, exited.then(() => ({ error: failed }))]);
+    if (typeof r.error === 'string') throw new Error(`llama.cpp: ${r.error}`);
+    return r;
+  };
+  let info: Record<string, unknown>;
   try {
-    nlc = await import('node-llama-cpp');
+    info = await ask({ cmd: 'open', threads: THREADS });
   } catch (e) {
-    return `node-llama-cpp is not installed (npm ci installs it as a devDependency): ${(e as Error).message.split('\n')[0]}`;
+    child.kill();
+    return (e as Error).message;
   }
-  const llama = await nlc.getLlama({ gpu: false, build: 'never', logLevel: nlc.LlamaLogLevel.error, maxThreads: THREADS });
   return {
-    systemInfo: llama.systemInfo,
-    dispose: () => llama.dispose(),
+    systemInfo: String(info.systemInfo),
+    async dispose() {
+      child.disconnect();
+      await exited;
+    },
     async load(file, contextSize) {
-      const model = await llama.loadModel({ modelPath: file, gpuLayers: 0 });
-      // batchSize = the prompt: one prefill batch, as ours; the KV cache in llama.cpp's default f16.
-      const context = await model.createContext({ contextSize, batchSize: Math.min(contextSize, 512), sequences: 1, threads: THREADS });
-      const seq = context.getSequence();
+      await ask({ cmd: 'load', file, contextSize });
       return {
-        async run(ids, decode) {
-          await seq.clearHistory();
-          const t0 = nowMs();
-          let t1 = 0;
-          let n = 0;
-          // temperature 0: llama.cpp's greedy sampler alone; every generated token is fed back.
-          for await (const _ of seq.evaluate(ids as never, { temperature: 0 })) {
-            if (n === 0) t1 = nowMs();
-            if (n++ === decode) break;
-          }
-          // n − 1 tokens followed the first; fewer than asked when llama.cpp ended the sequence itself.
-          return { prefillS: (t1 - t0) / 1000, decodeS: (nowMs() - t1) / 1000, decoded: Math.min(n - 1, decode) };
-        },
-        async dispose() {
-          await context.dispose();
-          await model.dispose();
-        },
+        run: async (ids, decode) => (await ask({ cmd: 'run', ids, decode })).timing as Timing,
+        dispose: async () => void (await ask({ cmd: 'unload' })),
       };
     },
   };
