@@ -66,15 +66,8 @@ FileMapping map_file(const std::string& path, bool willneed) {
   // MAP_PRIVATE + PROT_WRITE on a read-only descriptor is allowed: writes stay in this process.
   void* p = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE, f.fd, 0);
   if (p == MAP_FAILED) fail(path, "mmap failed", errno);
-  // Advice only: a failure changes nothing about correctness.
-#ifdef MADV_NOHUGEPAGE
-  // Page-table entries of 4 KiB, not 2 MiB: on virtual machines that track guest page tables in software,
-  // huge mappings of the page cache were invalidated wholesale after a burst of allocation (a prefill), and the
-  // next pass over the weights re-faulted them: a read of every page of 1.9 GB of weights took 180-270 ms after
-  // a 512-token prefill instead of 11 ms, and 55-65 ms with 4 KiB entries. Steady decode was the same either way.
-  (void)::madvise(p, bytes, MADV_NOHUGEPAGE);
-#endif
 #ifdef MADV_WILLNEED
+  // Advice only: a failure changes nothing about correctness.
   if (willneed) (void)::madvise(p, bytes, MADV_WILLNEED);
 #else
   (void)willneed;

@@ -178,22 +178,6 @@ test('a view keeps the mapping alive after its source is dropped; the last view 
   assert.equal(mapsOf(p), 0, 'unmapped once no view is reachable');
 });
 
-test('weights are mapped with 4 KiB page-table entries (MADV_NOHUGEPAGE: "nh" in the mapping\'s VmFlags)', { skip: skip || (!existsSync('/proc/self/smaps') && 'no /proc/self/smaps') }, () => {
-  const values = Array.from({ length: 4096 }, (_, i) => i);
-  const p = file(craftSafetensors(padded({ big: w('F32', [4096], 0, 16384) }), f32Bytes(values)));
-  const f = openSafetensors(p);
-  const view = f.get('big');
-  assert.ok(isViewOf(view, p, 8 + padded({ big: w('F32', [4096], 0, 16384) }).length));
-  // smaps: a header line per mapping (ending in its path), then fields; VmFlags lists the advice.
-  const smaps = readFileSync('/proc/self/smaps', 'utf8').split('\n');
-  const at = smaps.findIndex((l) => l.endsWith(` ${p}`));
-  assert.ok(at >= 0, `${p} is not in /proc/self/smaps`);
-  const flags = smaps.slice(at + 1).find((l) => l.startsWith('VmFlags:'));
-  assert.ok(flags, 'the mapping has a VmFlags line');
-  assert.ok(flags.split(/\s+/).includes('nh'), `VmFlags without nh: ${flags}`);
-  assert.deepEqual(view.toArray(), values);
-});
-
 test('native linear accepts mapped f16 and f32 weights and matches the copied weights bit for bit', { skip }, async () => {
   assert.equal(activeBackend().name, 'native');
   const p = path.join(dir, 'linear.safetensors');
