@@ -8,8 +8,8 @@
  * node-llama-cpp@3.21.1 (its prebuilt CPU binaries, the same file) in a child process of the same run
  * (bench/llm-peer.ts: the two sides share no allocator, garbage collector or page tables), 2 threads each:
  * prefill of `--prompt` tokens (default 512) to the first generated token, then `--decode` greedy tokens
- * (default 32), both with an f16 KV cache. Ours and llama.cpp alternate round by round (the cores are
- * shared; load drifts); each figure is the median over rounds. Also reported: decode GB/s (bytes of the
+ * (default 32), both with an f16 KV cache. Ours and llama.cpp alternate round by round, each going first
+ * in every other round (the cores are shared; load drifts); each figure is the median over rounds. Also reported: decode GB/s (bytes of the
  * weights read per token) as a fraction of the streaming bandwidth measured in the same run, and per-layer
  * and 32-layer (7B) estimates from the per-token time.
  *
@@ -177,8 +177,10 @@ export async function run(args: string[]): Promise<void> {
       ours.run(ids.slice(0, 16), 2); // warm-up: first touch of the mapped weights
       await theirsModel?.run(ids.slice(0, 16), 2);
       for (let r = 0; r < rounds; r++) {
+        // Which side goes first alternates, so that neither always runs right after the other's prefill.
+        if (theirsModel && r % 2 === 1) row.theirs.push(await theirsModel.run(ids, decode));
         row.ours.push(ours.run(ids, decode));
-        if (theirsModel) row.theirs.push(await theirsModel.run(ids, decode));
+        if (theirsModel && r % 2 === 0) row.theirs.push(await theirsModel.run(ids, decode));
         const o = row.ours[r]!, t = row.theirs[r];
         process.stdout.write(`  ${s} round ${r + 1}: ours prefill ${(promptLen / o.prefillS).toFixed(1)} tok/s, decode ${(decode / o.decodeS).toFixed(2)} tok/s` +
           (t ? `; llama.cpp prefill ${(promptLen / t.prefillS).toFixed(1)}, decode ${(t.decoded / t.decodeS).toFixed(2)}` +
