@@ -1,8 +1,9 @@
 // AVX2 small_m_linear (layout in quant_common.h): decode-time linear for a few activation rows with
-// f32/f16/bf16 weights. The weight matrix streams from memory once per call: each thread walks
-// a contiguous run of output rows (matvec_bands.inc); a tile of R weight rows is converted 8 values at a time (F16C / bf16
-// shift) and used for MT activation rows with U independent accumulators along k (R·MT·U = 8), for every
-// activation row while the tile is in L1.
+// f32/f16/bf16 weights. The weight matrix streams from memory once per call: each thread walks a contiguous
+// run of output rows (matvec_bands.inc); a tile of R weight rows is converted 8 values at a time (F16C / bf16
+// shift) and used for MT activation rows with U independent accumulators along k (4 rows × 2 activation
+// rows; one activation row: one weight row, ONE_ROW_U accumulators, prefetch ahead), for every activation
+// row while the tile is in L1.
 //
 // Not here: argument parsing (matvec.cc); many activation rows (the packed GEMM: the wrapper in
 // src/backends/native/quant.ts sends at most SMALL_M_MAX rows here).
@@ -21,6 +22,13 @@ inline float hsum(__m256 v) {
   s = _mm_add_ps(s, _mm_movehl_ps(s, s));
   s = _mm_add_ss(s, _mm_movehdup_ps(s));
   return _mm_cvtss_f32(s);
+}
+
+constexpr int64_t kPrefetch = 4096;  // bytes ahead in a one-row weight stream
+
+template <int WT>
+constexpr int64_t esize() {
+  return WT == W_F32 ? 4 : 2;
 }
 
 template <int WT>
@@ -50,6 +58,9 @@ void tile(const FLinear& f, int64_t n0, int64_t m0) {
   const int64_t wb = n0 * f.ws;
   const float* x = f.x + m0 * f.xs;
   for (int64_t k = 0; k < kmain; k += kstep) {
+    // One row: a fixed distance ahead in its stream (the hardware prefetcher alone leaves DRAM idle between
+    // its requests); one line per step covers it, as a step reads at most 64 bytes of weights.
+    if (R == 1 && MT == 1) _mm_prefetch(static_cast<const char*>(f.w) + (wb + k) * esize<WT>() + kPrefetch, _MM_HINT_T0);
     for (int u = 0; u < U; u++) {
       __m256 xv[MT];
       for (int j = 0; j < MT; j++) xv[j] = _mm256_loadu_ps(x + j * f.xs + k + 8 * u);
@@ -79,7 +90,10 @@ void tile(const FLinear& f, int64_t n0, int64_t m0) {
   }
 }
 
-constexpr int ONE_ROW_U = 8;
+// Two accumulators (16 values per step) and a prefetch 4 KiB ahead for one activation row: in a standalone
+// harness cycling 1 GB of f16 matrices on 2 threads this streamed at 43-50 GB/s against 22-39 GB/s for eight
+// accumulators without prefetch (4096x4096 +30%, 11008x4096 +23%, 4096x11008 +90%); four were slower still.
+constexpr int ONE_ROW_U = 2;
 #include "matvec_bands.inc"
 
 void small_m_linear_avx2(const llava::Args& a) {
