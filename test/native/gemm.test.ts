@@ -18,6 +18,7 @@ import { describe, test } from 'node:test';
 import { fastNativeIsas, hasKernel, loadAddon, runKernel, runKernelAt, type IsaLevel } from '../../src/backends/native/addon.js';
 import { linalgKernels } from '../../src/backends/native/linalg.js';
 import { Tensor, bf16BitsToF32, f16BitsToF32, f32ToBf16Bits, f32ToF16Bits } from '../../src/index.js';
+import { withPool } from '../helpers/native-pool.js';
 
 const addon = loadAddon();
 const skip = !addon ? 'native addon not loaded' : !hasKernel('gemm_f32') ? 'gemm_f32 not built' : false;
@@ -184,16 +185,6 @@ function checkAll(g: Gemm, what: string, threads = [1, 2]): void {
   const want = reference(g);
   for (const level of LEVELS) {
     for (const t of level === 'naive' ? [1] : threads) check(g, level, t, want, what);
-  }
-}
-
-function withPool<T>(n: number, fn: () => T): T {
-  const prev = addon!.threads();
-  addon!.setThreads(n);
-  try {
-    return fn();
-  } finally {
-    addon!.setThreads(prev);
   }
 }
 

@@ -7,19 +7,10 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { hasKernel, loadAddon, runKernel } from '../../src/backends/native/addon.js';
+import { withPool } from '../helpers/native-pool.js';
 
 const addon = loadAddon();
 const skip = !addon ? 'native addon not loaded' : !hasKernel('pool_claim_check') ? 'pool_claim_check not built' : false;
-
-function withPool<T>(n: number, fn: () => T): T {
-  const prev = addon!.threads();
-  addon!.setThreads(n);
-  try {
-    return fn();
-  } finally {
-    addon!.setThreads(prev);
-  }
-}
 
 /** Runs the check; returns the taker of each unit after asserting that each was taken exactly once. */
 function claim(units: number, threads: number, late = -1, delayUs = 0): number[] {
