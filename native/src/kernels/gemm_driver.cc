@@ -54,6 +54,7 @@
 #include <thread>
 #include <vector>
 
+#include "../scratch.h"
 #include "../threadpool.h"
 #include "gemm.h"
 
@@ -89,28 +90,7 @@ constexpr double kOwnedTailFlops = 1e8;
 std::atomic<int64_t> owned_min_rows{kOwnedMinRows};
 std::atomic<double> owned_tail_flops{kOwnedTailFlops};
 
-
-// Grown on demand, never shrunk, freed when the thread exits: after the first call of a given size the
-// hot path allocates nothing. 64-byte aligned so packed panels load with aligned vector loads.
-struct Buffer {
-  void* raw = nullptr;
-  float* p = nullptr;
-  size_t cap = 0;
-  float* reserve(int64_t n) {
-    if (static_cast<size_t>(n) <= cap) return p;
-    std::free(raw);
-    raw = std::malloc(static_cast<size_t>(n) * sizeof(float) + 64);
-    if (!raw) {
-      p = nullptr;
-      cap = 0;
-      return nullptr;
-    }
-    p = reinterpret_cast<float*>((reinterpret_cast<uintptr_t>(raw) + 63) & ~uintptr_t(63));
-    cap = static_cast<size_t>(n);
-    return p;
-  }
-  ~Buffer() { std::free(raw); }
-};
+using Buffer = ScratchBuffer;  // scratch.h
 
 struct Scratch {
   Buffer a, b, bias, shared;

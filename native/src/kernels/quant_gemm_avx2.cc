@@ -18,6 +18,7 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "../scratch.h"
 #include "../simd.h"
 #include "../threadpool.h"
 #include "quant_avx2.h"
@@ -143,10 +144,9 @@ void micro_rows(const QLinear& q, int64_t m0, int r, const uint8_t* w, int64_t n
 
 struct GCtx {
   const QLinear* q;
-  uint8_t* bufs;     // one tile buffer per thread
-  int64_t tile;      // bytes per thread
-  int64_t tg;        // groups per tile (even)
-  int64_t next;      // next tile to take (atomic)
+  int64_t tile;  // tile buffer bytes
+  int64_t tg;    // groups per tile (even)
+  int64_t next;  // next tile to take (atomic)
 };
 
 // Tiles are handed out one at a time: a thread that the OS holds back (the cores are often shared) takes
@@ -167,9 +167,14 @@ void gemm_tiles(GCtx& c, uint8_t* buf) {
   }
 }
 
-void gemm_job(void* p, int tid, int) {
+// Each thread's tile buffer, kept between calls. A worker that cannot get one takes no tiles (the others
+// cover them); the caller reserved its own before the job started.
+thread_local llava::ScratchBuffer tile_buf;
+
+void gemm_job(void* p, int, int) {
   GCtx& c = *static_cast<GCtx*>(p);
-  uint8_t* buf = c.bufs + tid * c.tile;
+  uint8_t* buf = tile_buf.reserve<uint8_t>(c.tile);
+  if (!buf) return;
   if (c.q->wtype == W_Q4_0) gemm_tiles<W_Q4_0>(c, buf);
   else gemm_tiles<W_Q8_0>(c, buf);
 }
@@ -185,11 +190,9 @@ bool quant_gemm_avx2(const QLinear& q) {
   tg = tg < 2 ? 2 : tg > TG_MAX ? TG_MAX : tg & ~int64_t(1);
   int nt = threads_for(q.N * q.M * q.K, 1 << 15);
   if (nt > groups) nt = static_cast<int>(groups);
-  GCtx c{&q, nullptr, tg * gs, tg, 0};
-  c.bufs = static_cast<uint8_t*>(std::aligned_alloc(32, nt * c.tile));
-  if (!c.bufs) return false;
+  GCtx c{&q, tg * gs, tg, 0};
+  if (!tile_buf.reserve<uint8_t>(c.tile)) return false;
   llava::parallel_claim(gemm_job, &c, nt);
-  std::free(c.bufs);
   return true;
 }
 
