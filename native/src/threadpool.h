@@ -39,7 +39,9 @@ static inline void split_range(int64_t total, int parts, int part, int64_t* begi
 // backs, so that a thread that starts late or runs slower is covered by the others. Used with parallel_claim.
 class WorkRanges {
  public:
-  explicit WorkRanges(int nthreads) : n_(nthreads), r_(new Slot[nthreads > 0 ? nthreads : 1]) {}
+  // Up to kInline threads need no allocation (a decode step makes hundreds of these).
+  explicit WorkRanges(int nthreads)
+      : n_(nthreads), heap_(nthreads > kInline ? new Slot[nthreads] : nullptr), r_(heap_ ? heap_.get() : inline_) {}
   // Thread t's run: split_range(units, nthreads, t).
   WorkRanges(int64_t units, int nthreads) : WorkRanges(nthreads) {
     for (int t = 0; t < n_; t++) {
@@ -78,8 +80,11 @@ class WorkRanges {
   struct alignas(64) Slot {  // one cache line each: the owners' front takes do not contend
     std::atomic<uint64_t> v{0};
   };
+  static constexpr int kInline = 4;
   int n_;
-  std::unique_ptr<Slot[]> r_;
+  Slot inline_[kInline];
+  std::unique_ptr<Slot[]> heap_;
+  Slot* r_;
 };
 
 // Runs f(tid) on up to `nthreads` threads with parallel_claim: f must take its work from shared counters.

@@ -48,6 +48,9 @@ describe('parallel_claim and WorkRanges', { skip }, () => {
 
   test('more threads asked for than the pool has, and a pool of one', () => {
     withPool(1, () => assert.deepEqual(new Set(claim(50, 2)), new Set([0])));
-    withPool(2, () => claim(50, 4));
+    withPool(2, () => {
+      claim(50, 4);
+      claim(50, 6); // past WorkRanges' inline slots
+    });
   });
 });
